@@ -1,0 +1,27 @@
+# Data parallelism in training sparse neural networks (Lee, Torr & Jaggi): the pipeline.
+#   snakemake --cores 8                                   # the paper's experiment (config.yaml)
+#   snakemake --cores 2 --configfile config/quick.yaml    # a small preset for a laptop
+#   snakemake results/figures/fig1_mnist.pdf              # one figure
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# A --configfile replaces config.yaml rather than being merged into it: presets are whole files.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/reduce.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,66 @@
+"""The plain way: one trial at a time, nn.Module + torch.optim.SGD, the whole validation set
+checked every eval_every steps (the reference code's structure). The engine's yardstick for
+both speed (benchmarks/) and correctness (tests)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .engine import StudySettings, TrialOutcome, TrialSpec, max_errors
+from .models import reference_module
+from .results import COMPLETE, INCOMPLETE, INFEASIBLE
+from .search import derived_seed
+
+
+def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") -> tuple[TrialOutcome, torch.nn.Module]:
+    model = reference_module(settings.model, spec.params).to(device)
+    masks = {k: m[0].to(device) for k, m in spec.masks.items() if not bool(m.all())}
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for k, m in masks.items():
+            params[k].mul_(m)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=spec.learning_rate,
+        momentum=spec.momentum,
+        nesterov=settings.optimizer == "nesterov",
+    )
+    gen = torch.Generator().manual_seed(derived_seed(spec.trial, "data-order"))
+    n, batch = len(data["train_x"]), settings.batch_size
+    bound = max_errors(settings.goal_error, len(data["val_x"]))
+    out = TrialOutcome(spec.trial)
+    pos, perm = n, None
+    for step in range(1, settings.budget_steps + 1):
+        if pos + batch > n:
+            perm, pos = torch.randperm(n, generator=gen).to(device), 0
+        idx = perm[pos : pos + batch]
+        pos += batch
+        loss = F.cross_entropy(model(data["train_x"][idx]), data["train_y"][idx])
+        opt.zero_grad()
+        loss.backward()
+        for k, m in masks.items():
+            params[k].grad.mul_(m)
+        opt.step()
+        out.steps_trained = step
+        if not torch.isfinite(loss):
+            out.status, out.diverged_at_step = INFEASIBLE, step
+            return out, model
+        if step % settings.eval_every == 0 or step == settings.budget_steps:
+            with torch.no_grad():
+                errors = sum(
+                    int(
+                        (
+                            model(data["val_x"][i : i + settings.eval_chunk]).argmax(1)
+                            != data["val_y"][i : i + settings.eval_chunk]
+                        ).sum()
+                    )
+                    for i in range(0, len(data["val_x"]), settings.eval_chunk)
+                )
+            out.curve["step"].append(step)
+            out.curve["val_errors"].append(errors)
+            if errors <= bound:
+                out.status, out.steps_to_result = COMPLETE, step
+                return out, model
+    out.status = INCOMPLETE
+    return out, model

@@ -1,0 +1,113 @@
+"""Config validation and the study grid. Imported by the Snakefile at parse time: no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+# Metaparameters searched per (optimizer, schedule); the order is the Sobol dimension order.
+SEARCHED = {
+    ("sgd", "constant"): ("learning_rate",),
+    ("momentum", "constant"): ("learning_rate", "momentum"),
+    ("nesterov", "constant"): ("learning_rate", "momentum"),
+    ("sgd", "linear_decay"): ("learning_rate", "decay_steps", "end_factor"),
+    ("momentum", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
+    ("nesterov", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
+}
+TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
+
+
+class ConfigError(ValueError):
+    """A bad configuration, found before any job runs."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def validate(config: dict, schema_path: str | Path) -> dict:
+    """Check ``config`` against the JSON schema and the rules a schema cannot state.
+
+    Raises ConfigError listing every problem, each naming its key and what is allowed.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        allowed = ""
+        if err.validator == "enum":
+            allowed = f" (allowed: {', '.join(map(str, err.validator_value))})"
+        elif err.validator == "additionalProperties":
+            allowed = f" (allowed keys: {', '.join(sorted(err.schema.get('properties', {})))})"
+        problems.append(f"config key '{_key(err.path)}': {err.message}{allowed}")
+    if not problems:
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return config
+
+
+def _semantic_problems(config: dict) -> list[str]:
+    problems = []
+    for name in ("learning_rate", "one_minus_momentum", "decay_steps", "end_factor"):
+        rng = config["search"][name]
+        if rng["low"] > rng["high"]:
+            problems.append(f"config key 'search.{name}': low {rng['low']} > high {rng['high']}")
+    omm = config["search"]["one_minus_momentum"]
+    if omm["high"] >= 1:
+        problems.append("config key 'search.one_minus_momentum.high': must be < 1 (momentum > 0)")
+    for fig, spec in config["figures"].items():
+        for wl in spec["workloads"]:
+            if wl not in config["workloads"]:
+                known = ", ".join(config["workloads"])
+                problems.append(f"config key 'figures.{fig}.workloads': unknown workload '{wl}' (known: {known})")
+    for wl, spec in config["workloads"].items():
+        if spec["model"].startswith("simple_cnn") and spec["dataset"] != "mnist":
+            problems.append(f"config key 'workloads.{wl}.model': {spec['model']} is an MNIST model")
+    return problems
+
+
+def load(path: str | Path, schema_path: str | Path) -> dict:
+    return validate(yaml.safe_load(Path(path).read_text()), schema_path)
+
+
+def sparsity_label(sparsity: float) -> str:
+    """0.9 -> '90' (percent, as used in paths)."""
+    return f"{round(100 * sparsity, 6):g}"
+
+
+def sparsity_from_label(label: str) -> float:
+    return round(float(label) / 100, 8)
+
+
+def trial_name(trial: int) -> str:
+    return f"{trial:0{TRIAL_DIGITS}d}"
+
+
+@dataclass(frozen=True)
+class Study:
+    workload: str
+    sparsity: float
+    batch_size: int
+
+    @property
+    def path(self) -> str:
+        """Relative path shared by a study's trial folder and its reduction file."""
+        return f"{self.workload}/sparsity{sparsity_label(self.sparsity)}/batch{self.batch_size}"
+
+
+def studies(config: dict, workloads=None) -> list[Study]:
+    names = config["workloads"] if workloads is None else workloads
+    return [
+        Study(wl, float(s), int(b))
+        for wl in names
+        for s in config["workloads"][wl]["sparsities"]
+        for b in config["workloads"][wl]["batch_sizes"]
+    ]
+
+
+def searched(workload: dict) -> tuple[str, ...]:
+    return SEARCHED[(workload["optimizer"], workload["schedule"])]

@@ -1,0 +1,126 @@
+"""Models as pure functions of a parameter dict whose tensors carry a leading trial axis.
+
+One forward pass trains T trials at once: convolutions become grouped convolutions (one group
+per trial) and linear layers batched matmuls. ``reference_module`` builds the same network as
+a plain nn.Module (the reference code's structure) for baselines and cross-checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Layer lists: ("conv", in, out, kernel, padding) | ("pool",) | ("relu",) | ("flatten",) | ("linear", in, out)
+ARCHITECTURES = {
+    # Reference code: conv 5x5x32 VALID, pool, conv 5x5x64 VALID, pool, linear 1024 -> 10.
+    "simple_cnn": [
+        ("conv", 1, 32, 5, 0),
+        ("relu",),
+        ("pool",),
+        ("conv", 32, 64, 5, 0),
+        ("relu",),
+        ("pool",),
+        ("flatten",),
+        ("linear", 1024, 10),
+    ],
+    # Shallue et al.'s "Simple CNN base" as reported: SAME padding and a 1024-unit hidden layer.
+    "simple_cnn_same": [
+        ("conv", 1, 32, 5, 2),
+        ("relu",),
+        ("pool",),
+        ("conv", 32, 64, 5, 2),
+        ("relu",),
+        ("pool",),
+        ("flatten",),
+        ("linear", 3136, 1024),
+        ("relu",),
+        ("linear", 1024, 10),
+    ],
+}
+TRUNC_NORMAL_STD = 0.87962566103423978  # std of a unit normal truncated at +-2
+
+
+def parameter_shapes(model: str) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for i, layer in enumerate(ARCHITECTURES[model]):
+        if layer[0] == "conv":
+            _, cin, cout, k, _ = layer
+            shapes[f"{i}.weight"], shapes[f"{i}.bias"] = (cout, cin, k, k), (cout,)
+        elif layer[0] == "linear":
+            _, fin, fout = layer
+            shapes[f"{i}.weight"], shapes[f"{i}.bias"] = (fout, fin), (fout,)
+    return shapes
+
+
+def init_parameters(model: str, seed: int) -> dict[str, torch.Tensor]:
+    """Reference init: weights ~ truncated normal with variance 1/fan_in (TF variance scaling,
+    scale 1, fan-in), biases zero. Returns tensors with a leading trial axis of size 1."""
+    gen = torch.Generator().manual_seed(seed)
+    params = {}
+    for name, shape in parameter_shapes(model).items():
+        tensor = torch.zeros(shape)
+        if name.endswith("weight"):
+            std = math.sqrt(1.0 / math.prod(shape[1:])) / TRUNC_NORMAL_STD
+            nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std, generator=gen)
+        params[name] = tensor.unsqueeze(0)
+    return params
+
+
+def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: bool = False) -> torch.Tensor:
+    """Logits [T, B, classes] of T trials.
+
+    ``x`` is [T, B, C, H, W] (each trial its own batch) or [B, C, H, W] (one batch for all,
+    as in evaluation: the first convolution then runs ungrouped). ``loop`` runs the trials
+    one after the other instead of as groups (the same function up to float
+    rounding; faster on CPUs, whose grouped convolutions are slow).
+    """
+    trials = next(iter(params.values())).shape[0]
+    if loop and trials > 1:
+        per_trial = ({k: v[i : i + 1] for k, v in params.items()} for i in range(trials))
+        return torch.cat([forward(model, p, x if x.dim() == 4 else x[i : i + 1]) for i, p in enumerate(per_trial)])
+    shared = x.dim() == 4
+    batch = x.shape[0] if shared else x.shape[1]
+    # Convolutional stages keep trials in the channel axis: h is [B, T*C, H, W].
+    h = x if shared else x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])
+    for i, layer in enumerate(ARCHITECTURES[model]):
+        kind = layer[0]
+        if kind == "conv":
+            w, b = params[f"{i}.weight"], params[f"{i}.bias"]
+            groups = 1 if shared else trials
+            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=layer[4], groups=groups)
+            shared = False
+        elif kind == "relu":
+            h = F.relu(h)
+        elif kind == "pool":
+            h = F.max_pool2d(h, 2)
+        elif kind == "flatten":
+            h = h.reshape(batch, trials, -1).transpose(0, 1)  # [T, B, features]
+        elif kind == "linear":
+            w, b = params[f"{i}.weight"], params[f"{i}.bias"]
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+    return h
+
+
+def reference_module(model: str, params: dict[str, torch.Tensor] | None = None) -> nn.Sequential:
+    """The same network as a plain nn.Module; optionally loaded with trial 0 of ``params``."""
+    layers = []
+    for layer in ARCHITECTURES[model]:
+        kind = layer[0]
+        if kind == "conv":
+            layers.append(nn.Conv2d(layer[1], layer[2], layer[3], padding=layer[4]))
+        elif kind == "linear":
+            layers.append(nn.Linear(layer[1], layer[2]))
+        else:
+            layers.append({"relu": nn.ReLU(), "pool": nn.MaxPool2d(2), "flatten": nn.Flatten()}[kind])
+    module = nn.Sequential(*layers)
+    if params is not None:
+        module.to(next(iter(params.values())).dtype)
+        module.load_state_dict({k: v[0].clone() for k, v in params.items()})
+    return module
+
+
+def prunable(name: str, scope: str) -> bool:
+    return name.endswith("weight") or scope == "weights_and_biases"

@@ -1,0 +1,155 @@
+"""What each workflow job does, as plain functions (the scripts in workflow/scripts are thin)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+
+from . import data
+from .config import sparsity_from_label
+from .results import atomic_path, read_json, write_json
+from .search import derived_seed, metaparameters
+
+log = logging.getLogger("sparsedp")
+
+
+def setup_logging(path=None) -> None:
+    handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def choose_device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config 'device: cuda' but torch sees no CUDA device")
+    return setting
+
+
+def fetch_dataset(dataset: str, out, data_config: dict) -> None:
+    if dataset != "mnist":
+        raise ValueError(f"unknown dataset {dataset!r}")
+    cache = Path(data_config["cache"]) / dataset
+    files = data.fetch(data.MNIST_MD5, cache, data_config["sources"], data_config["local_dir"])
+    data.prepare_mnist(files, Path(out))
+
+
+def snip_mask(dataset_path, out, model: str, sparsity: float, seed: int, snip_config: dict, device: str) -> None:
+    """Initialise trial ``seed``'s network and prune it with SNIP; save init + mask."""
+    import torch
+
+    from .models import init_parameters
+    from .snip import saliency, snip_masks
+
+    tensors = data.load_tensors(Path(dataset_path), device)
+    params = init_parameters(model, seed)  # trial k is initialised with seed k
+    if snip_config["examples"] == "batch":
+        gen = torch.Generator().manual_seed(derived_seed(seed, "snip-batch"))
+        idx = torch.randperm(len(tensors["train_x"]), generator=gen)[: snip_config["batch_size"]].to(device)
+        images, labels = tensors["train_x"][idx], tensors["train_y"][idx]
+    else:
+        images, labels = tensors["train_x"], tensors["train_y"]
+    scores = saliency(model, {k: v.to(device) for k, v in params.items()}, images, labels, snip_config["batch_size"])
+    masks = snip_masks({k: v.cpu() for k, v in scores.items()}, sparsity, snip_config["params"])
+    kept = sum(int(m.sum()) for m in masks.values())
+    total = sum(m.numel() for m in masks.values())
+    log.info("seed %d sparsity %.4f: kept %d of %d parameters", seed, sparsity, kept, total)
+    with atomic_path(out) as tmp:
+        torch.save({"params": params, "masks": masks, "sparsity": sparsity, "seed": seed}, tmp)
+
+
+TRIAL_FILE = re.compile(
+    r".*/(?P<workload>[^/]+)/sparsity(?P<sparsity>[^/]+)/batch(?P<batch>\d+)/trial(?P<trial>\d+)\.json$"
+)
+
+
+def parse_trial_path(path) -> dict:
+    m = TRIAL_FILE.match(str(path))
+    if not m:
+        raise ValueError(f"not a trial result path: {path}")
+    return {
+        "workload": m["workload"],
+        "sparsity": sparsity_from_label(m["sparsity"]),
+        "batch_size": int(m["batch"]),
+        "trial": int(m["trial"]),
+    }
+
+
+def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: dict, search: dict, device: str):
+    """Train the trials whose result files are ``outputs`` (all of one study) together and
+    write one JSON record per trial. ``mask_paths`` holds (at least) each trial's mask file."""
+    import torch
+
+    from .engine import StudySettings, TrialSpec, train_study
+
+    keys = [parse_trial_path(p) for p in outputs]
+    study = {(k["workload"], k["sparsity"], k["batch_size"]) for k in keys}
+    if len(study) != 1:
+        raise ValueError(f"a training job takes the trials of one study, got {sorted(study)}")
+    all_mps = metaparameters(workload, search)
+    mask_of_seed = {int(re.search(r"seed(\d+)\.pt$", str(p))[1]): p for p in mask_paths}
+    specs = []
+    for key in keys:
+        mask_path = mask_of_seed[key["trial"]]
+        saved = torch.load(mask_path)
+        if saved["seed"] != key["trial"] or abs(saved["sparsity"] - key["sparsity"]) > 1e-9:
+            raise ValueError(f"{mask_path} is for seed {saved['seed']}, sparsity {saved['sparsity']}")
+        mp = all_mps[key["trial"]]
+        specs.append(
+            TrialSpec(
+                trial=key["trial"],
+                learning_rate=mp["learning_rate"],
+                momentum=mp["momentum"],
+                decay_steps=mp["decay_steps"],
+                end_factor=mp["end_factor"],
+                params=saved["params"],
+                masks=saved["masks"],
+            )
+        )
+    settings = StudySettings(
+        model=workload["model"],
+        optimizer=workload["optimizer"],
+        batch_size=keys[0]["batch_size"],
+        goal_error=workload["goal_error"],
+        budget_steps=workload["budget_steps"],
+        eval_every=training["eval_every"],
+        mode=workload["mode"],
+        eval_chunk=training["eval_chunk"],
+        early_exit=training["early_exit"],
+    )
+    tensors = data.load_tensors(Path(dataset_path), device)
+    start = time.perf_counter()
+    outcomes = train_study(specs, tensors, settings, device)
+    log.info("trained %d trials in %.1f s on %s", len(specs), time.perf_counter() - start, device)
+    for key, out_path, outcome in zip(keys, outputs, outcomes):
+        record = {
+            **key,
+            "dataset": workload["dataset"],
+            "model": workload["model"],
+            "optimizer": workload["optimizer"],
+            "schedule": workload["schedule"],
+            "seed": key["trial"],
+            "metaparameters": all_mps[key["trial"]],
+            "goal_error": workload["goal_error"],
+            "budget_steps": workload["budget_steps"],
+            "eval_every": training["eval_every"],
+            "mode": workload["mode"],
+            "n_validation": len(tensors["val_x"]),
+            "status": outcome.status,
+            "steps_to_result": outcome.steps_to_result,
+            "steps_trained": outcome.steps_trained,
+            "diverged_at_step": outcome.diverged_at_step,
+            "curve": outcome.curve,
+        }
+        log.info("trial %d: %s at step %s", key["trial"], outcome.status, outcome.steps_trained)
+        write_json(out_path, record)
+
+
+def read_trials(paths) -> list[dict]:
+    return [read_json(p) for p in paths]

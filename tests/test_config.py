@@ -1,0 +1,78 @@
+import pytest
+
+from sparsedp.config import ConfigError, load, sparsity_from_label, sparsity_label, studies, validate
+
+from conftest import REPO, SCHEMA, load_config
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/quick.yaml"])
+def test_shipped_configs_are_valid(name):
+    load(REPO / name, SCHEMA)
+
+
+def test_default_config_is_the_paper_mnist_grid():
+    grid = studies(load_config())
+    assert len(grid) == 3 * 4 * 10
+    assert {s.batch_size for s in grid} == {2**k for k in range(4, 14)}
+    assert {s.sparsity for s in grid} == {0.0, 0.5, 0.7, 0.9}
+
+
+def _set(config, dotted, value):
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+
+
+BAD = [
+    ("workloads.mnist_sgd.optimizer", "adam", "allowed: sgd, momentum, nesterov"),
+    ("workloads.mnist_sgd.sparsities", [0.0, 1.0], "greater than or equal to the maximum of 1"),
+    ("workloads.mnist_sgd.sparsities", [-0.1], "less than the minimum of 0"),
+    ("workloads.mnist_sgd.sparsities", [], "should be non-empty"),
+    ("workloads.mnist_sgd.batch_sizes", [0], "allowed: 1, 2, 4"),
+    ("workloads.mnist_sgd.batch_sizes", [100], "allowed: 1, 2, 4"),
+    ("workloads.mnist_sgd.batch_sizes", [16.5], "allowed: 1, 2, 4"),
+    ("workloads.mnist_sgd.batch_sizes", [], "should be non-empty"),
+    ("workloads.mnist_sgd.goal_error", 1.5, "greater than or equal to the maximum of 1"),
+    ("workloads.mnist_sgd.goal_error", 0, "less than or equal to the minimum of 0"),
+    ("workloads.mnist_sgd.budget_steps", -5, "less than the minimum of 1"),
+    ("workloads.mnist_sgd.budget_steps", "many", "is not of type 'integer'"),
+    ("workloads.mnist_sgd.model", "resnet50", "allowed: simple_cnn, simple_cnn_same"),
+    ("workloads.mnist_sgd.dataset", "imagenet", "allowed: mnist"),
+    ("workloads.mnist_sgd.mode", "fast", "allowed: race, census"),
+    ("workloads.mnist_sgd.goal_eror", 0.02, "Additional properties are not allowed .*goal_eror"),
+    ("workloads", {}, "should be non-empty|does not have enough properties"),
+    ("training.eval_every", 0, "less than the minimum of 1"),
+    ("training.pack_size", 16, "allowed: 1, 10, 100"),
+    ("training.early_exit", "yes", "is not of type 'boolean'"),
+    ("search.n_trials", 0, "less than the minimum of 1"),
+    ("search.learning_rate", {"low": 1.0, "high": 1e-4}, "low 1.0 > high 0.0001"),
+    ("search.one_minus_momentum", {"low": 0.1, "high": 1.5}, "must be < 1"),
+    ("snip.params", "everything", "allowed: weights, weights_and_biases"),
+    ("device", "tpu", "allowed: auto, cpu, cuda"),
+    ("data.sources", ["ftp"], "allowed: local, torchvision, npm"),
+    ("data.cache", KeyError, "'cache' is a required property"),
+    ("figures.fig1_mnist.workloads", ["mnist_adam"], "unknown workload 'mnist_adam'"),
+    ("figures.fig9", {"workloads": ["mnist_sgd"]}, "Additional properties are not allowed .*fig9"),
+]
+
+
+@pytest.mark.parametrize("key,value,message", BAD, ids=[f"{k}={v}" for k, v, _ in BAD])
+def test_bad_config_is_rejected_naming_the_key(config, key, value, message):
+    _set(config, key, value)
+    with pytest.raises(ConfigError, match=message) as info:
+        validate(config, SCHEMA)
+    reported = key if value is not KeyError else key.rsplit(".", 1)[0]
+    if "Additional properties" in message:
+        reported = key.rsplit(".", 1)[0]
+    assert f"config key '{reported}" in str(info.value)
+
+
+def test_sparsity_labels_round_trip():
+    for s in (0.0, 0.5, 0.7, 0.9, 0.95, 0.995):
+        assert sparsity_from_label(sparsity_label(s)) == s
+    assert sparsity_label(0.9) == "90" and sparsity_label(0.0) == "0"

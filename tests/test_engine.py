@@ -1,0 +1,116 @@
+import dataclasses
+
+import pytest
+import torch
+
+from sparsedp.baseline import train_plain
+from sparsedp.engine import StudySettings, TrialSpec, count_errors, max_errors, train_study
+from sparsedp.models import init_parameters
+from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
+from sparsedp.snip import saliency, snip_masks
+
+
+def make_specs(mnist, metaparameters, sparsity=0.0):
+    specs = []
+    for trial, (lr, mom) in enumerate(metaparameters):
+        params = init_parameters("simple_cnn", trial)
+        scores = saliency("simple_cnn", params, mnist["train_x"][:100], mnist["train_y"][:100], 100)
+        specs.append(TrialSpec(trial, lr, mom, params, snip_masks(scores, sparsity, "weights")))
+    return specs
+
+
+SETTINGS = StudySettings("simple_cnn", "momentum", 32, goal_error=0.3, budget_steps=48, eval_every=16, mode="census")
+
+
+def test_goal_bound_is_exact():
+    assert max_errors(0.02, 6000) == 120
+    assert max_errors(0.05, 6000) == 300
+    assert max_errors(0.4, 5000) == 2000
+    assert max_errors(0.1, 7) == 0
+
+
+def test_statuses_complete_incomplete_and_forced_divergence(mnist):
+    # A good learning rate, one too small to learn anything in 48 steps, one that diverges.
+    specs = make_specs(mnist, [(0.05, 0.9), (1e-6, 0.9), (1e30, 0.9)])
+    good, slow, diverged = train_study(specs, mnist, SETTINGS)
+    assert good.status == COMPLETE and good.steps_to_result in (16, 32, 48)
+    assert good.curve["val_errors"][-1] <= max_errors(0.3, 6000)
+    assert slow.status == INCOMPLETE and slow.steps_to_result is None and slow.steps_trained == 48
+    assert diverged.status == INFEASIBLE and diverged.steps_to_result is None
+    assert 1 <= diverged.diverged_at_step <= 16
+
+
+def _best(outcomes):
+    return min((o.steps_to_result, o.trial) for o in outcomes if o.status == COMPLETE)
+
+
+def test_race_gives_the_census_study_result_and_stops_the_rest(mnist):
+    specs = make_specs(mnist, [(1e-3, 0.9), (0.05, 0.9), (0.02, 0.95), (1e30, 0.9), (0.1, 0.5)])
+    settings = dataclasses.replace(SETTINGS, goal_error=0.1, budget_steps=160)
+    census = {o.trial: o for o in train_study(specs, mnist, settings)}
+    assert {o.status for o in census.values()} >= {COMPLETE, INFEASIBLE}
+    best_steps, _ = _best(census.values())
+    # All in lockstep, and in groups of two where each group is bounded by the best so far.
+    for max_group in (None, 2):
+        race = train_study(specs, mnist, dataclasses.replace(settings, mode="race", max_group=max_group))
+        assert _best(race) == _best(census.values())
+        for o in race:
+            if o.status == COMPLETE:  # a trial that got there has its true steps-to-result
+                assert o.steps_to_result == census[o.trial].steps_to_result
+            elif o.status == PRUNED:  # stopped no later than needed, and only if it could not win
+                assert o.steps_trained >= best_steps
+                assert census[o.trial].status != COMPLETE or census[o.trial].steps_to_result > o.steps_trained
+            else:
+                assert o.status == census[o.trial].status == INFEASIBLE
+        assert sum(o.steps_trained for o in race) < sum(o.steps_trained for o in census.values())
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_k_trials_together_equal_k_separate_trainings(mnist, loop):
+    specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.99), (0.2, 0.0)], sparsity=0.7)
+    settings = dataclasses.replace(SETTINGS, goal_error=0.01, budget_steps=20, eval_every=10, loop_trials=loop)
+    together, alone = {}, {}
+    train_study(specs, mnist, settings, final_params=together)
+    for spec in specs:
+        train_study([spec], mnist, settings, final_params=alone)
+    for trial in together:
+        for k in together[trial]:
+            torch.testing.assert_close(together[trial][k], alone[trial][k], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_engine_matches_torch_optim_sgd_on_a_plain_module(mnist, optimizer):
+    """Same trajectory as nn.Module + torch.optim.SGD, checked in float64 so that rounding
+    (grouped vs plain convolutions) cannot hide a difference in the update rule."""
+    data = {k: v.double() if v.is_floating_point() else v for k, v in mnist.items()}
+    (spec,) = make_specs(mnist, [(0.03, 0.0 if optimizer == "sgd" else 0.9)], sparsity=0.5)
+    spec.params = {k: v.double() for k, v in spec.params.items()}
+    settings = dataclasses.replace(
+        SETTINGS, optimizer=optimizer, goal_error=0.01, budget_steps=30, eval_every=10, early_exit=False
+    )
+    final = {}
+    (engine,) = train_study([spec], data, settings, final_params=final)
+    plain, module = train_plain(spec, data, settings)
+    assert engine.status == plain.status == INCOMPLETE
+    for k, v in module.state_dict().items():
+        torch.testing.assert_close(final[0][k][0], v, rtol=1e-9, atol=1e-11)
+    assert engine.curve["val_errors"] == plain.curve["val_errors"]
+
+
+def test_early_exit_evaluation_makes_the_same_decisions_as_a_full_count(mnist):
+    specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.9), (1e-5, 0.9), (0.1, 0.5)])
+    final = {}
+    train_study(specs, mnist, dataclasses.replace(SETTINGS, budget_steps=32), final_params=final)
+    params = {k: torch.cat([final[t][k] for t in sorted(final)]) for k in final[0]}
+    full, seen_full = count_errors("simple_cnn", params, mnist["val_x"], mnist["val_y"], 0, 700, early_exit=False)
+    assert (seen_full == 6000).all()
+    for goal in (0.03, 0.1, 0.2, 0.5, 0.9):
+        bound = max_errors(goal, 6000)
+        early, seen = count_errors("simple_cnn", params, mnist["val_x"], mnist["val_y"], bound, 700, early_exit=True)
+        assert ((early <= bound) == (full <= bound)).all(), goal
+        assert (early[seen < 6000] > bound).all()  # a trial stopped early had already failed
+    # A hard goal stops counting long before the end.
+    _, seen = count_errors(
+        "simple_cnn", params, mnist["val_x"], mnist["val_y"], max_errors(0.001, 6000), 700, early_exit=True
+    )
+    assert int(seen.max()) < 6000

@@ -1,0 +1,111 @@
+"""The workflow itself, driven through Snakemake on a tiny config with real MNIST."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, load_config, snakemake, tiny_config
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Snakemake's own 'Job stats' table of a dry run: rule -> number of jobs."""
+    table = output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def dry_run(workdir, config):
+    proc = snakemake(workdir, config, "-n")
+    return job_counts(proc.stdout + proc.stderr)
+
+
+def test_dry_run_of_the_default_config_lists_the_full_mnist_grid(tmp_path):
+    counts = dry_run(tmp_path, load_config())
+    trials, pack = 3 * 4 * 10 * 100, 10
+    assert counts["train_pack"] == trials // pack
+    assert "train_trial" not in counts
+    assert counts["snip_mask"] == 4 * 100  # one per (sparsity, seed), shared by optimizers and batch sizes
+    assert counts["reduce_study"] == 3 * 4 * 10
+    assert counts["figure"] == 2
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Congratulations" in lint.stdout + lint.stderr
+    snakefmt = Path(sys.executable).with_name("snakefmt")  # the venv's, whether or not it is on PATH
+    fmt = subprocess.run([str(snakefmt), "--check", "."], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_bad_config_fails_before_any_job_and_touches_nothing(tmp_path):
+    config = tiny_config()
+    config["workloads"]["mnist_momentum"]["optimizer"] = "adam"
+    proc = snakemake(tmp_path, config, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "config key 'workloads.mnist_momentum.optimizer'" in proc.stderr
+    assert "allowed: sgd, momentum, nesterov" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    config = tiny_config()
+    snakemake(workdir, config, "--cores", "2")
+    return workdir, config
+
+
+def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
+    workdir, config = finished_run
+    table = pd.read_csv(workdir / "results/tables/steps_to_result.csv")
+    workload = config["workloads"]["mnist_momentum"]
+    assert len(table) == len(workload["sparsities"]) * len(workload["batch_sizes"])
+    assert (table["n_trials"] == 10).all()
+    assert table[["n_complete", "n_incomplete", "n_infeasible", "n_pruned"]].sum(axis=1).eq(10).all()
+    # The tiny goal (50% error) is reached by some trial of every study, at an evaluation step.
+    assert table["steps_to_result"].notna().all()
+    assert (table["steps_to_result"] % config["training"]["eval_every"] == 0).all()
+    trial = json.loads((workdir / "results/trials/mnist_momentum/sparsity90/batch32/trial003.json").read_text())
+    assert trial["trial"] == 3 and trial["sparsity"] == 0.9 and trial["batch_size"] == 32
+    assert trial["status"] in {"complete", "incomplete", "infeasible", "pruned"}
+    assert len(trial["curve"]["step"]) == len(trial["curve"]["val_errors"]) > 0
+    best = table.loc[(table["sparsity"] == 0.9) & (table["batch_size"] == 32)].iloc[0]
+    best_trial = json.loads(
+        (
+            workdir / f"results/trials/mnist_momentum/sparsity90/batch32/trial{int(best['best_trial']):03d}.json"
+        ).read_text()
+    )
+    assert best_trial["status"] == "complete" and best_trial["steps_to_result"] == best["steps_to_result"]
+    trials = pd.read_csv(workdir / "results/tables/trials.csv")
+    assert len(trials) == 40 and set(trials["status"]) <= {"complete", "incomplete", "infeasible", "pruned"}
+    for ext in ("pdf", "png"):
+        assert (workdir / f"results/figures/fig1_mnist.{ext}").stat().st_size > 10_000
+    assert "kept" in (workdir / "results/logs/masks/mnist/simple_cnn/sparsity90/seed003.log").read_text()
+
+
+def test_nothing_is_recomputed_when_everything_exists(finished_run):
+    workdir, config = finished_run
+    proc = snakemake(workdir, config, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run):
+    workdir, config = finished_run
+    (workdir / "results/trials/mnist_momentum/sparsity90/batch64/trial007.json").unlink()
+    counts = dry_run(workdir, config)
+    assert counts == {
+        "train_trial": 1,
+        "reduce_study": 1,
+        "steps_to_result_table": 1,
+        "figure_table": 1,
+        "trials_table": 1,
+        "figure": 1,
+        "all": 1,
+    }
+    proc = snakemake(workdir, config, "-n")
+    assert "trial007.json" in proc.stdout and "trial=007" in proc.stdout

@@ -1,0 +1,121 @@
+# Parse-time helpers: config validation, paths and input functions. No torch here.
+# Jobs import the package `sparsedp` (src/), installed with `pip install -e .`.
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from sparsedp import config as cfg  # noqa: E402
+
+cfg.validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+N_TRIALS = config["search"]["n_trials"]
+PACK_SIZE = config["training"]["pack_size"]
+PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
+STUDY = "{workload}/sparsity{sparsity}/batch{batch}"
+TRIAL_FILE = f"results/trials/{STUDY}/trial{{trial}}.json"
+MASK_FILE = "results/masks/{dataset}/{model}/sparsity{sparsity}/seed{seed}.pt"
+
+
+wildcard_constraints:
+    workload=r"[a-z][a-z0-9_]*",
+    sparsity=r"[0-9]+(\.[0-9]+)?",
+    batch=r"[0-9]+",
+    trial=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
+    chunk=r"[0-9]{%d}" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
+    seed=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
+    dataset=r"[a-z0-9]+",
+    model=r"[a-z0-9_]+",
+    figure=r"fig[0-9]+_[a-z0-9]+",
+
+
+def study_trial_files(study):
+    return [
+        TRIAL_FILE.format(
+            workload=study.workload,
+            sparsity=cfg.sparsity_label(study.sparsity),
+            batch=study.batch_size,
+            trial=cfg.trial_name(k),
+        )
+        for k in range(N_TRIALS)
+    ]
+
+
+def study_file(study):
+    return f"results/studies/{study.path}.json"
+
+
+def chunk_trials(chunk):
+    """Trial names of a pack (those below n_trials)."""
+    names = [f"{chunk}{j:0{PACK_DIGITS}d}" for j in range(PACK_SIZE)]
+    return [t for t in names if int(t) < N_TRIALS]
+
+
+def training_inputs(wildcards, chunk):
+    """The same inputs for a pack and for each of its trials trained alone: Snakemake then
+    sees no change of inputs whichever of the two rules made a trial file."""
+    spec = config["workloads"][wildcards.workload]
+    return {
+        "data": f"results/data/{spec['dataset']}.npz",
+        "masks": [
+            MASK_FILE.format(
+                dataset=spec["dataset"],
+                model=spec["model"],
+                sparsity=wildcards.sparsity,
+                seed=t,
+            )
+            for t in chunk_trials(chunk)
+        ],
+    }
+
+
+def pack_inputs(wildcards):
+    """Inputs of a whole pack, or an unbuildable file when the pack is partly present or
+    reaches past n_trials: Snakemake then builds its missing trials one by one instead
+    (rule train_trial), so a lost trial is retrained alone."""
+    trials = chunk_trials(wildcards.chunk)
+    files = [TRIAL_FILE.format(trial=t, **wildcards) for t in trials]
+    present = [os.path.exists(f) for f in files]
+    if len(trials) < PACK_SIZE or (any(present) and not all(present)):
+        return {"unavailable": "results/.pack-not-applicable"}
+    return training_inputs(wildcards, wildcards.chunk)
+
+
+def trial_inputs(wildcards):
+    return training_inputs(wildcards, wildcards.trial[: cfg.TRIAL_DIGITS - PACK_DIGITS])
+
+
+def workload_params(wildcards):
+    return config["workloads"][wildcards.workload]
+
+
+def study_inputs(wildcards):
+    study = cfg.Study(
+        wildcards.workload,
+        cfg.sparsity_from_label(wildcards.sparsity),
+        int(wildcards.batch),
+    )
+    return study_trial_files(study)
+
+
+def figure_workloads(figure):
+    return config["figures"][figure]["workloads"]
+
+
+def figure_study_files(wildcards):
+    return [study_file(s) for s in cfg.studies(config, figure_workloads(wildcards.figure))]
+
+
+def all_trial_files():
+    return [f for s in cfg.studies(config) for f in study_trial_files(s)]
+
+
+def all_targets():
+    # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
+    # file while the files made from it are up to date, and a lost trial must be retrained.
+    targets = all_trial_files()
+    targets += ["results/tables/steps_to_result.csv", "results/tables/trials.csv"]
+    for figure in config["figures"]:
+        targets += [f"results/figures/{figure}.pdf", f"results/figures/{figure}.png"]
+    return targets

@@ -1,0 +1,50 @@
+rule reduce_study:
+    input:
+        study_inputs,
+    output:
+        f"results/studies/{STUDY}.json",
+    log:
+        f"results/logs/reduce/{STUDY}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/reduce_study.py"
+
+
+rule steps_to_result_table:
+    input:
+        [study_file(s) for s in cfg.studies(config)],
+    output:
+        "results/tables/steps_to_result.csv",
+    log:
+        "results/logs/tables/steps_to_result.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/study_table.py"
+
+
+rule figure_table:
+    input:
+        figure_study_files,
+    output:
+        "results/tables/{figure}.csv",
+    log:
+        "results/logs/tables/{figure}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/study_table.py"
+
+
+rule trials_table:
+    input:
+        all_trial_files(),
+    output:
+        "results/tables/trials.csv",
+    log:
+        "results/logs/tables/trials.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/trial_table.py"

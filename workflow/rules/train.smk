@@ -1,0 +1,42 @@
+# Training. A pack of PACK_SIZE consecutive trials of one study is one job (trials trained
+# together); each trial still has its own result file. The two rules share inputs, script and
+# params, so which of them produced a file never triggers a rerun.
+ruleorder: train_pack > train_trial
+
+
+rule train_pack:
+    input:
+        unpack(pack_inputs),
+    output:
+        [TRIAL_FILE.replace("{trial}", f"{{chunk}}{j:0{PACK_DIGITS}d}") for j in range(PACK_SIZE)],
+    log:
+        f"results/logs/train/{STUDY}/pack{{chunk}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    threads: config["training"]["threads"]
+    params:
+        workload=workload_params,
+        training=config["training"],
+        search=config["search"],
+        device=config["device"],
+    script:
+        "../scripts/train.py"
+
+
+rule train_trial:
+    input:
+        unpack(trial_inputs),
+    output:
+        TRIAL_FILE,
+    log:
+        f"results/logs/train/{STUDY}/trial{{trial}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    threads: config["training"]["threads"]
+    params:
+        workload=workload_params,
+        training=config["training"],
+        search=config["search"],
+        device=config["device"],
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,15 @@
+import pandas as pd
+
+from sparsedp.pipeline import setup_logging
+from sparsedp.plots import render
+
+setup_logging(snakemake.log[0])
+table = pd.read_csv(snakemake.input[0])
+goals = ", ".join(f"{g:g}" for g in sorted(table["goal_error"].unique()))
+render(
+    snakemake.wildcards.figure,
+    table,
+    snakemake.output.pdf,
+    snakemake.output.png,
+    goal_note=f"steps to reach validation error {goals}",
+)

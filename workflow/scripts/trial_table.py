@@ -1,0 +1,7 @@
+from sparsedp.pipeline import read_trials, setup_logging
+from sparsedp.reduce import trial_table
+from sparsedp.results import atomic_path
+
+setup_logging(snakemake.log[0])
+with atomic_path(snakemake.output[0]) as tmp:
+    trial_table(read_trials(snakemake.input)).to_csv(tmp, index=False)
