@@ -1,5 +1,5 @@
 # Parse-time helpers: config validation, paths and input functions. No torch here.
-# Jobs import the package `sparsedp` (src/), installed with `pip install -e .`.
+# Jobs import the sparsedp package from this checkout's src/ (workflow/scripts/src_path.py).
 import os
 import sys
 from pathlib import Path

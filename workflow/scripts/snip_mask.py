@@ -1,3 +1,4 @@
+import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 import torch
 
 from sparsedp.config import sparsity_from_label

@@ -1,3 +1,4 @@
+import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 import torch
 
 from sparsedp.pipeline import choose_device, setup_logging, train_trials
