@@ -79,7 +79,8 @@ def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: 
     """
     trials = next(iter(params.values())).shape[0]
     if loop and trials > 1:
-        per_trial = ({k: v[i : i + 1] for k, v in params.items()} for i in range(trials))
+        # split, not slicing: one backward concatenation instead of a full-size gradient per trial
+        per_trial = [dict(zip(params, parts)) for parts in zip(*(v.split(1) for v in params.values()))]
         return torch.cat([forward(model, p, x if x.dim() == 4 else x[i : i + 1]) for i, p in enumerate(per_trial)])
     shared = x.dim() == 4
     batch = x.shape[0] if shared else x.shape[1]

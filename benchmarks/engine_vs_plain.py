@@ -1,0 +1,151 @@
+"""Engine vs the plain loop, in one process on the same data: speed ratios and identical results.
+
+The baseline (sparsedp.baseline.train_plain) is the reference code's structure: one trial at a
+time, nn.Module + torch.optim.SGD, the whole validation set checked every eval_every steps.
+
+    python benchmarks/engine_vs_plain.py                  # CPU, 16-trial Momentum study
+    python benchmarks/engine_vs_plain.py --device cuda --trials 100
+
+Prints (1) training throughput in trial-steps/s at several batch sizes, (2) the wall time of
+one whole study trained to the goal by each, (3) whether the study results agree: the engine
+in race mode must give the baseline's best trial and steps-to-result, and in census mode
+every trial's status and steps-to-result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from sparsedp.baseline import train_plain  # noqa: E402
+from sparsedp.data import load_tensors  # noqa: E402
+from sparsedp.engine import StudySettings, TrialSpec, train_study  # noqa: E402
+from sparsedp.models import init_parameters  # noqa: E402
+from sparsedp.pipeline import fetch_dataset  # noqa: E402
+from sparsedp.search import metaparameters  # noqa: E402
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def make_specs(n, config, optimizer):
+    workload = {"optimizer": optimizer, "schedule": "constant"}
+    search = dict(config["search"], n_trials=n)
+    specs = []
+    for k, mp in enumerate(metaparameters(workload, search)):
+        params = init_parameters("simple_cnn", k)
+        masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
+        specs.append(TrialSpec(k, mp["learning_rate"], mp["momentum"], params, masks))
+    return specs
+
+
+def timed(fn, device):
+    sync(device)
+    start = time.perf_counter()
+    result = fn()
+    sync(device)
+    return result, time.perf_counter() - start
+
+
+def throughput(specs, data, args, batch):
+    """Training only, in trial-steps/s: runs of n and 2n steps each end with one validation
+    check, so (t(2n) - t(n)) / n is the time of n training steps alone."""
+    steps = max(2, args.examples // batch)
+
+    def seconds(fn, budget):
+        settings = StudySettings(
+            "simple_cnn", args.optimizer, batch, goal_error=1e-9, budget_steps=budget, eval_every=budget, mode="census"
+        )
+        return timed(lambda: fn(settings), args.device)[1]
+
+    def plain(settings):
+        return train_plain(specs[0], data, settings, args.device)
+
+    def engine(settings):
+        return train_study(specs, data, settings, args.device)
+
+    seconds(plain, 1), seconds(engine, 1)  # warm-up
+    plain_s = seconds(plain, 2 * steps) - seconds(plain, steps)
+    engine_s = seconds(engine, 2 * steps) - seconds(engine, steps)
+    return steps / plain_s, len(specs) * steps / engine_s
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--config", default=str(REPO / "config/quick.yaml"), help="search space and data settings")
+    parser.add_argument("--optimizer", default="momentum")
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--throughput-batches", default="16,128,1024")
+    parser.add_argument("--examples", type=int, default=4096, help="training examples per trial per throughput run")
+    parser.add_argument("--study-batch", type=int, default=64)
+    parser.add_argument("--goal", type=float, default=0.05)
+    parser.add_argument("--budget", type=int, default=480)
+    parser.add_argument("--eval-every", type=int, default=16)
+    parser.add_argument("--skip-census", action="store_true", help="do not check every trial in census mode")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(Path(args.config).read_text())
+    npz = REPO / "results/data/mnist.npz"
+    if not npz.exists():
+        fetch_dataset("mnist", npz, config["data"])
+    data = load_tensors(npz, args.device)
+    specs = make_specs(args.trials, config, args.optimizer)
+    name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else f"CPU, {args.threads} threads"
+    print(f"device: {name}; torch {torch.__version__}; {args.trials} trials, {args.optimizer}, dense Simple-CNN, MNIST")
+
+    print("\n(1) training throughput, trial-steps/s (no evaluation)")
+    print(f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}")
+    for batch in map(int, args.throughput_batches.split(",")):
+        plain, engine = throughput(specs, data, args, batch)
+        print(f"{batch:>6} {plain:>10.1f} {engine:>10.1f} {engine / plain:>6.2f}x", flush=True)
+
+    settings = StudySettings(
+        "simple_cnn", args.optimizer, args.study_batch, args.goal, args.budget, args.eval_every, mode="race"
+    )
+    print(
+        f"\n(2) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
+        f"validation every {args.eval_every} steps"
+    )
+    plain, plain_s = timed(lambda: [train_plain(s, data, settings, args.device)[0] for s in specs], args.device)
+    race, race_s = timed(lambda: train_study(specs, data, settings, args.device), args.device)
+    print(f"plain loop (one trial at a time, full validation): {plain_s:8.1f} s")
+    print(f"engine, race + early exit:                         {race_s:8.1f} s   {plain_s / race_s:5.2f}x")
+
+    def best(outcomes):
+        done = [(o.steps_to_result, o.trial) for o in outcomes if o.status == "complete"]
+        return min(done) if done else None
+
+    print("\n(3) results")
+    print(f"best (steps-to-result, trial): plain {best(plain)}, engine race {best(race)}: ", end="")
+    print("IDENTICAL" if best(plain) == best(race) else "DIFFERENT")
+    if not args.skip_census:
+        census, census_s = timed(
+            lambda: train_study(specs, data, dataclasses.replace(settings, mode="census"), args.device), args.device
+        )
+        same = [(p.status, p.steps_to_result) == (c.status, c.steps_to_result) for p, c in zip(plain, census)]
+        print(
+            f"engine census ({census_s:.1f} s, {plain_s / census_s:.2f}x): every trial's status and steps-to-result ",
+            end="",
+        )
+        print("IDENTICAL" if all(same) else f"DIFFERENT for trials {[p.trial for p, s in zip(plain, same) if not s]}")
+        for p, c in zip(plain, census):
+            print(
+                f"  trial {p.trial:3d}: plain {p.status:>10} {p.steps_to_result!s:>5}   engine {c.status:>10} {c.steps_to_result!s:>5}"
+            )
+
+
+if __name__ == "__main__":
+    main()
