@@ -4,7 +4,8 @@ rule figure:
     output:
         pdf=report(
             "results/figures/{figure}.pdf",
-            caption="../report/{figure}.rst",
+            caption="../report/figure.rst",
+            labels={"figure": "{figure}"},
             category="Figures",
         ),
         png="results/figures/{figure}.png",

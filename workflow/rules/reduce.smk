@@ -15,7 +15,11 @@ rule steps_to_result_table:
     input:
         [study_file(s) for s in cfg.studies(config)],
     output:
-        "results/tables/steps_to_result.csv",
+        report(
+            "results/tables/steps_to_result.csv",
+            caption="../report/steps_to_result.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/tables/steps_to_result.log",
     conda:
