@@ -13,6 +13,17 @@ import seaborn as sns  # noqa: E402
 OPTIMIZER_LABEL = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov"}
 
 
+def _workloads(table: pd.DataFrame) -> list[str]:
+    """Workloads in the paper's order: SGD, Momentum, Nesterov."""
+    order = list(OPTIMIZER_LABEL)
+    pairs = table[["workload", "optimizer"]].drop_duplicates()
+    ranked = sorted(
+        pairs.itertuples(index=False),
+        key=lambda r: (order.index(r.optimizer) if r.optimizer in order else 99, r.workload),
+    )
+    return [r.workload for r in ranked]
+
+
 def _style():
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.0)
     plt.rcParams.update({"pdf.fonttype": 42, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7})
@@ -50,7 +61,7 @@ def _label(s):
 def figure1(table: pd.DataFrame, goal_note: str = ""):
     """Per workload (optimizer) a row: one panel per sparsity, all sparsities, normalised."""
     _style()
-    workloads = list(dict.fromkeys(table["workload"]))
+    workloads = _workloads(table)
     sparsities = sorted(table["sparsity"].unique())
     palette = _sparsity_palette(sparsities)
     ncols = len(sparsities) + 2
@@ -87,7 +98,7 @@ def figure2(table: pd.DataFrame, goal_note: str = ""):
     """Optimizers compared: one panel per sparsity."""
     _style()
     sparsities = sorted(table["sparsity"].unique())
-    optimizers = list(dict.fromkeys(table["workload"]))
+    optimizers = _workloads(table)
     colors = dict(zip(optimizers, sns.color_palette("colorblind", n_colors=max(len(optimizers), 3))))
     fig, axes = plt.subplots(1, len(sparsities), figsize=(2.4 * len(sparsities), 2.3), squeeze=False)
     for ax, s in zip(axes[0], sparsities):
