@@ -10,11 +10,16 @@ def test_shipped_configs_are_valid(name):
     load(REPO / name, SCHEMA)
 
 
-def test_default_config_is_the_paper_mnist_grid():
-    grid = studies(load_config())
-    assert len(grid) == 3 * 4 * 10
-    assert {s.batch_size for s in grid} == {2**k for k in range(4, 14)}
-    assert {s.sparsity for s in grid} == {0.0, 0.5, 0.7, 0.9}
+def test_default_config_is_the_paper_grid():
+    config = load_config()
+    mnist = studies(config, ["mnist_sgd", "mnist_momentum", "mnist_nesterov"])
+    assert len(mnist) == 3 * 4 * 10
+    assert {s.batch_size for s in mnist} == {2**k for k in range(4, 14)}
+    assert {s.sparsity for s in mnist} == {0.0, 0.5, 0.7, 0.9}
+    cifar = studies(config, ["cifar_nesterov"])
+    assert {s.batch_size for s in cifar} == {2**k for k in range(1, 14)}
+    assert {s.sparsity for s in cifar} == {0.0, 0.9}
+    assert config["workloads"]["cifar_nesterov"]["goal_error"] == 0.4
 
 
 def _set(config, dotted, value):
@@ -41,8 +46,11 @@ BAD = [
     ("workloads.mnist_sgd.goal_error", 0, "less than or equal to the minimum of 0"),
     ("workloads.mnist_sgd.budget_steps", -5, "less than the minimum of 1"),
     ("workloads.mnist_sgd.budget_steps", "many", "is not of type 'integer'"),
-    ("workloads.mnist_sgd.model", "resnet50", "allowed: simple_cnn, simple_cnn_same"),
-    ("workloads.mnist_sgd.dataset", "imagenet", "allowed: mnist"),
+    ("workloads.mnist_sgd.model", "resnet50", "allowed: simple_cnn, simple_cnn_same, resnet8"),
+    ("workloads.mnist_sgd.model", "resnet8", "resnet8 is a cifar10 model, not for dataset mnist"),
+    ("figures.fig5_cifar.studies", [[0.5, 128]], r"\[0.5, 128\] is not a study of \['cifar_nesterov'\]"),
+    ("figures.fig5_cifar.studies", KeyError, "a trial-level figure needs 'studies'"),
+    ("workloads.mnist_sgd.dataset", "imagenet", "allowed: mnist, cifar10"),
     ("workloads.mnist_sgd.mode", "fast", "allowed: race, census"),
     ("workloads.mnist_sgd.goal_eror", 0.02, "Additional properties are not allowed .*goal_eror"),
     ("workloads", {}, "should be non-empty|does not have enough properties"),

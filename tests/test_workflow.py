@@ -23,14 +23,16 @@ def dry_run(workdir, config):
     return job_counts(proc.stdout + proc.stderr)
 
 
-def test_dry_run_of_the_default_config_lists_the_full_mnist_grid(tmp_path):
+def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     counts = dry_run(tmp_path, load_config())
-    trials, pack = 3 * 4 * 10 * 100, 10
-    assert counts["train_pack"] == trials // pack
+    mnist, cifar = 3 * 4 * 10, 2 * 13  # studies: optimizers x sparsities x batch sizes
+    assert counts["train_pack"] == (mnist + cifar) * 100 // 10
     assert "train_trial" not in counts
-    assert counts["snip_mask"] == 4 * 100  # one per (sparsity, seed), shared by optimizers and batch sizes
-    assert counts["reduce_study"] == 3 * 4 * 10
-    assert counts["figure"] == 2
+    # One mask per (network, sparsity, seed), shared by optimizers and batch sizes.
+    assert counts["snip_mask"] == 4 * 100 + 2 * 100
+    assert counts["reduce_study"] == mnist + cifar
+    assert counts["dataset"] == 2
+    assert counts["figure"] == 4
 
 
 def test_lint_and_format_are_clean():

