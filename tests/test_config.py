@@ -5,7 +5,7 @@ from sparsedp.config import ConfigError, load, sparsity_from_label, sparsity_lab
 from conftest import REPO, SCHEMA, load_config
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/quick.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "config/quick.yaml", "config/quick_cifar.yaml"])
 def test_shipped_configs_are_valid(name):
     load(REPO / name, SCHEMA)
 
