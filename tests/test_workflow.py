@@ -104,6 +104,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "train_trial": 1,
         "reduce_study": 1,
         "steps_to_result_table": 1,
+        "critical_batch_table": 1,
         "figure_table": 1,
         "trials_table": 1,
         "figure": 1,

@@ -8,6 +8,9 @@ import os
 import tempfile
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED = "complete", "incomplete", "infeasible", "pruned"
 STATUSES = (COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED)
 
@@ -19,6 +22,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared like any other file
     try:
         yield tmp
         os.replace(tmp, path)

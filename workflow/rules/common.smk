@@ -119,7 +119,11 @@ def all_targets():
     # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
     # file while the files made from it are up to date, and a lost trial must be retrained.
     targets = all_trial_files()
-    targets += ["results/tables/steps_to_result.csv", "results/tables/trials.csv"]
+    targets += [
+        "results/tables/steps_to_result.csv",
+        "results/tables/trials.csv",
+        "results/tables/critical_batch.csv",
+    ]
     for figure in config["figures"]:
         targets += [f"results/figures/{figure}.pdf", f"results/figures/{figure}.png"]
     return targets

@@ -58,3 +58,22 @@ rule trials_table:
         kind="trials",
     script:
         "../scripts/table.py"
+
+
+rule critical_batch_table:
+    input:
+        "results/tables/steps_to_result.csv",
+    output:
+        report(
+            "results/tables/critical_batch.csv",
+            caption="../report/critical_batch.rst",
+            category="Tables",
+        ),
+    log:
+        "results/logs/tables/critical_batch.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        analysis=config["analysis"],
+    script:
+        "../scripts/critical_batch.py"

@@ -1,0 +1,81 @@
+"""Beyond the paper: critical batch size from steps-to-result curves (McCandlish et al. 2018)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+KEYS = ["workload", "optimizer", "sparsity"]
+
+
+def steps_model(batch, s_min, b_crit):
+    """steps(B) = S_min (1 + B_crit / B)."""
+    return s_min * (1 + b_crit / np.asarray(batch, dtype=float))
+
+
+def _fit_log(batch, steps):
+    """Least squares in log steps (the curves span decades), positive parameters via logs."""
+    log_b, log_s = np.log(batch), np.log(steps)
+
+    def residuals(theta):
+        return np.log1p(np.exp(theta[1] - log_b)) + theta[0] - log_s
+
+    start = np.array([log_s.min(), np.log(np.median(batch))])
+    return np.exp(least_squares(residuals, start).x)
+
+
+def fit_critical_batch(batch, steps, n_bootstrap: int = 1000, seed: int = 0) -> dict:
+    """S_min and B_crit with a 68% interval from a residual bootstrap (resampled log residuals)."""
+    batch, steps = np.asarray(batch, float), np.asarray(steps, float)
+    s_min, b_crit = _fit_log(batch, steps)
+    fitted = np.log(steps_model(batch, s_min, b_crit))
+    resid = np.log(steps) - fitted
+    rng = np.random.default_rng(seed)
+    boot = np.array(
+        [_fit_log(batch, np.exp(fitted + rng.choice(resid, len(resid)))) for _ in range(n_bootstrap)]
+    ).reshape(-1, 2)
+    lo, hi = (np.percentile(boot, q, axis=0) if len(boot) else (np.nan, np.nan) for q in (16, 84))
+    return {
+        "s_min": s_min,
+        "b_crit": b_crit,
+        "b_crit_lo": lo[1],
+        "b_crit_hi": hi[1],
+        "s_min_lo": lo[0],
+        "s_min_hi": hi[0],
+    }
+
+
+def end_of_perfect_scaling(batch, steps, min_saving: float) -> float:
+    """The first batch size whose doubling saves less than ``min_saving`` of the steps (perfect
+    scaling saves 0.5); NaN while every measured doubling still saves that much."""
+    order = np.argsort(batch)
+    b, s = np.asarray(batch, float)[order], np.asarray(steps, float)[order]
+    for i in range(len(b) - 1):
+        if b[i + 1] == 2 * b[i] and 1 - s[i + 1] / s[i] < min_saving:
+            return b[i]
+    return np.nan
+
+
+def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: int) -> pd.DataFrame:
+    """One row per (workload, optimizer, sparsity) curve with at least three reached points."""
+    rows = []
+    reached = studies.dropna(subset=["steps_to_result"])
+    for key, curve in reached.groupby(KEYS, sort=True):
+        row = dict(zip(KEYS, key), n_points=len(curve))
+        batch, steps = curve["batch_size"].to_numpy(), curve["steps_to_result"].to_numpy(float)
+        row["end_of_perfect_scaling"] = end_of_perfect_scaling(batch, steps, min_saving)
+        if len(curve) >= 3:
+            row.update(fit_critical_batch(batch, steps, n_bootstrap))
+        rows.append(row)
+    columns = KEYS + [
+        "n_points",
+        "s_min",
+        "s_min_lo",
+        "s_min_hi",
+        "b_crit",
+        "b_crit_lo",
+        "b_crit_hi",
+        "end_of_perfect_scaling",
+    ]
+    return pd.DataFrame(rows, columns=columns)
