@@ -61,6 +61,12 @@ def _semantic_problems(config: dict) -> list[str]:
     omm = config["search"]["one_minus_momentum"]
     if omm["high"] >= 1:
         problems.append("config key 'search.one_minus_momentum.high': must be < 1 (momentum > 0)")
+    n_trials, pack = config["search"]["n_trials"], config["training"]["pack_size"]
+    if n_trials % pack:
+        problems.append(
+            f"config key 'search.n_trials': {n_trials} is not a multiple of training.pack_size {pack}; the trials "
+            "of a partial pack would be trained one by one (allowed: multiples of the pack size)"
+        )
     for fig, spec in config["figures"].items():
         for wl in spec["workloads"]:
             if wl not in config["workloads"]:
