@@ -56,7 +56,7 @@ BAD = [
     ("workloads", {}, "should be non-empty|does not have enough properties"),
     ("training.eval_every", 0, "less than the minimum of 1"),
     ("training.pack_size", 16, "allowed: 1, 10, 100"),
-    ("search.n_trials", 50, "50 is not a multiple of training.pack_size 10"),
+    ("search.n_trials", 55, "55 is not a multiple of training.pack_size 10"),
     ("training.early_exit", "yes", "is not of type 'boolean'"),
     ("search.n_trials", 0, "less than the minimum of 1"),
     ("search.learning_rate", {"low": 1.0, "high": 1e-4}, "low 1.0 > high 0.0001"),
