@@ -4,6 +4,11 @@
 # configuration of a dead cluster (each snakemake call would wait for it).
 set -u
 SLURM_DIR=${SLURM_DIR:-/run/sparsedp-slurm}
+# Jobs still running (an interrupted test) would outlive slurmd in their slurmstepd processes.
+if [ -e "$SLURM_DIR/slurm.conf" ] && squeue -h -o %i >/dev/null 2>&1; then
+  squeue -h -o %i | xargs -r scancel
+  for _ in $(seq 1 40); do [ -z "$(squeue -h -t R,CG -o %i)" ] && break; sleep 0.25; done
+fi
 [ -s "$SLURM_DIR/started" ] && tac "$SLURM_DIR/started" | while read -r name pidfile; do
   pid=$(cat "$pidfile" 2>/dev/null) || continue
   if [ "$name" = mariadb ]; then
