@@ -21,6 +21,18 @@ include: "workflow/rules/reduce.smk"
 include: "workflow/rules/figures.smk"
 
 
+# On a cluster (snakemake --profile slurm) these run on the submitting machine, not as SLURM
+# jobs: the download (compute nodes may be offline) and the small reductions, tables, figures.
+localrules:
+    all,
+    dataset,
+    reduce_study,
+    steps_to_result_table,
+    figure_table,
+    trials_table,
+    figure,
+
+
 rule all:
     default_target: True
     input:

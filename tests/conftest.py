@@ -29,11 +29,14 @@ def tiny_config() -> dict:
     return config
 
 
-def snakemake(workdir: Path, config: dict, *args, check=True) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> subprocess.CompletedProcess:
+    """timeout (s): then SIGINT, on which Snakemake cancels its cluster jobs."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+    if timeout:
+        cmd = ["timeout", "-s", "INT", "-k", "30", str(timeout), *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
