@@ -28,6 +28,7 @@ localrules:
     dataset,
     reduce_study,
     steps_to_result_table,
+    critical_batch_table,
     figure_table,
     trials_table,
     figure,
