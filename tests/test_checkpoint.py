@@ -5,11 +5,10 @@ import logging
 
 import pytest
 import torch
+from test_engine import SETTINGS, make_specs
 
 from sparsedp.checkpoint import Checkpoint, run_key
 from sparsedp.engine import train_study
-
-from test_engine import SETTINGS, make_specs
 
 
 class Killed(Exception):
