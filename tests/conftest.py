@@ -30,11 +30,16 @@ def tiny_config() -> dict:
     return config
 
 
-def snakemake(workdir: Path, config: dict, *args, check=True) -> subprocess.CompletedProcess:
+def snakemake_cmd(workdir: Path, config: dict, *args) -> list[str]:
+    """The command running this repository's Snakefile on ``config`` in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+
+
+def snakemake(workdir: Path, config: dict, *args, check=True) -> subprocess.CompletedProcess:
+    cmd = snakemake_cmd(workdir, config, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
