@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import DATA_CACHE, load_config, snakemake, snakemake_cmd, tiny_config
 from test_config import BAD, _set
 
 from sparsedp.plots import render
+
+from conftest import DATA_CACHE, load_config, snakemake, snakemake_cmd, tiny_config
 
 RUN = ("--cores", "2", "--rerun-incomplete")
 COMPARED = ("results/trials", "results/studies", "results/tables")  # figures embed dates
@@ -29,10 +30,8 @@ COMPARED = ("results/trials", "results/studies", "results/tables")  # figures em
 def faulty_config() -> dict:
     config = tiny_config()
     config["search"].update(n_trials=3, learning_rate={"low": 1e-9, "high": 1e21})
-    config["training"].update(pack_size=1, checkpoint_every=4)
-    config["workloads"]["mnist_momentum"].update(
-        goal_error=0.1, budget_steps=256, sparsities=[0.9], batch_sizes=[32]
-    )
+    config["training"].update(pack_size=1, checkpoint_every=2)
+    config["workloads"]["mnist_momentum"].update(goal_error=0.1, budget_steps=256, sparsities=[0.9], batch_sizes=[32])
     return config
 
 
@@ -82,7 +81,9 @@ def test_a_figure_where_no_study_reached_the_goal_is_still_drawn(reference, tmp_
 
 def test_same_config_twice_is_byte_identical_and_a_second_invocation_is_locked_out(reference, tmp_path):
     _, expected = reference
-    first = subprocess.Popen(snakemake_cmd(tmp_path, faulty_config(), *RUN), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(
+        snakemake_cmd(tmp_path, faulty_config(), *RUN), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     while not list((tmp_path / ".snakemake/locks").glob("*")):  # running: its lock is taken
         assert first.poll() is None, first.stdout.read().decode()
         time.sleep(0.2)
@@ -145,28 +146,51 @@ def _training_job(workdir: Path) -> int | None:
     return None
 
 
+def _saves(path: Path):
+    """Identity of the checkpoint file's current version (each save replaces the file)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
 def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(reference, tmp_path):
-    """SIGKILL only the training job of the long trial at random points: Snakemake fails the
-    job, and each rerun resumes from the job's last checkpoint."""
+    """SIGKILL only the training job of the long trial, at random points: while it starts
+    (before any checkpoint) or a random time after its k-th checkpoint save. Snakemake fails
+    the job, and each rerun resumes from the job's last checkpoint."""
     source, expected = reference
     shutil.copytree(source / "results", tmp_path / "results")
     trial = "results/trials/mnist_momentum/sparsity90/batch32/trial002.json"
+    checkpoint = tmp_path / "results/checkpoints/mnist_momentum/sparsity90/batch32/002-002.pt"
     (tmp_path / trial).unlink()
-    rng = random.Random(11)
+    rng, resumed_at = random.Random(11), []
     for _ in range(10):
-        run = subprocess.Popen(snakemake_cmd(tmp_path, faulty_config(), *RUN), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            snakemake_cmd(tmp_path, faulty_config(), *RUN), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         while (pid := _training_job(tmp_path)) is None:
-            assert run.poll() is None, "training finished before it was killed:\n" + run.stdout.read().decode()
-            time.sleep(0.05)
-        time.sleep(rng.uniform(1, 5))
+            assert run.poll() is None, run.stdout.read().decode()
+            time.sleep(0.02)
+        target = rng.choice([0, 1, 2, 3])
+        saves, seen = target, _saves(checkpoint)
+        while saves:  # the resumed run first saves again the state it resumed from
+            assert run.poll() is None, "training finished before it was killed"
+            if _saves(checkpoint) != seen:
+                saves, seen = saves - 1, _saves(checkpoint)
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 1.0 if target == 0 else 0.25))
         os.kill(pid, signal.SIGKILL)
         assert run.wait() != 0
         _check_after_kill(tmp_path, expected)
         assert not (tmp_path / trial).exists()
+        if checkpoint.exists():  # where the next run starts
+            resumed_at.append(torch.load(checkpoint)["loop"][0])
     snakemake(tmp_path, faulty_config(), *RUN)
     assert result_files(tmp_path) == expected
+    assert len(resumed_at) >= 5 and resumed_at == sorted(resumed_at)  # never a step back
     log = (tmp_path / "results/logs/train/mnist_momentum/sparsity90/batch32/pack002.log").read_text()
-    assert log.count("resuming from checkpoint") >= 5
+    assert f"resuming from checkpoint {checkpoint.relative_to(tmp_path)} at step {resumed_at[-1]}" in log
     assert_no_leftovers(tmp_path)
 
 

@@ -107,4 +107,6 @@ class Checkpoint:
         return tuple(state["loop"])
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Delete the checkpoint and any temporary file a kill left while writing it."""
+        for path in [self.path, *self.path.parent.glob(f".{self.path.name}.*.part")]:
+            path.unlink(missing_ok=True)
