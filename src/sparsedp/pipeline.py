@@ -134,8 +134,8 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
     )
     tensors = data.load_tensors(Path(dataset_path), device)
     start = time.perf_counter()
-    key = run_key(specs, settings, data=data.md5(Path(dataset_path)), device=device)
-    checkpoint = Checkpoint(checkpoint_path(outputs), key, training["checkpoint_every"])
+    run = run_key(specs, settings, data=data.md5(Path(dataset_path)), device=device)
+    checkpoint = Checkpoint(checkpoint_path(outputs), run, training["checkpoint_every"])
     outcomes = train_study(specs, tensors, settings, device, checkpoint=checkpoint)
     log.info("trained %d trials in %.1f s on %s", len(specs), time.perf_counter() - start, device)
     for key, out_path, outcome in zip(keys, outputs, outcomes):
