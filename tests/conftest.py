@@ -25,16 +25,22 @@ def tiny_config() -> dict:
     config["workloads"]["mnist_momentum"].update(
         goal_error=0.5, budget_steps=64, sparsities=[0.0, 0.9], batch_sizes=[32, 64]
     )
+    config["training"]["checkpoint_every"] = 8  # several checkpoints per job, so that resuming is exercised
     config["device"] = "cpu"
     return config
 
 
-def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> subprocess.CompletedProcess:
-    """timeout (s): then SIGINT, on which Snakemake cancels its cluster jobs."""
+def snakemake_cmd(workdir: Path, config: dict, *args) -> list[str]:
+    """The command running this repository's Snakefile on ``config`` in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+
+
+def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> subprocess.CompletedProcess:
+    """timeout (s): then SIGINT, on which Snakemake cancels its cluster jobs."""
+    cmd = snakemake_cmd(workdir, config, *args)
     if timeout:
         cmd = ["timeout", "-s", "INT", "-k", "30", str(timeout), *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True)

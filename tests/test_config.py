@@ -58,6 +58,7 @@ BAD = [
     ("training.pack_size", 16, "allowed: 1, 10, 100"),
     ("search.n_trials", 55, "55 is not a multiple of training.pack_size 10"),
     ("training.early_exit", "yes", "is not of type 'boolean'"),
+    ("training.checkpoint_every", -1, "less than the minimum of 0"),
     ("search.n_trials", 0, "less than the minimum of 1"),
     ("search.learning_rate", {"low": 1.0, "high": 1e-4}, "low 1.0 > high 0.0001"),
     ("search.one_minus_momentum", {"low": 0.1, "high": 1.5}, "must be < 1"),

@@ -157,7 +157,9 @@ class _Group:
                 p.sub_(lr.view(shape) * g)
 
 
-def train_study(specs, data, settings: StudySettings, device="cpu", stop_at: int | None = None, final_params=None):
+def train_study(
+    specs, data, settings: StudySettings, device="cpu", stop_at: int | None = None, final_params=None, checkpoint=None
+):
     """Train the trials ``specs`` of one study; returns a TrialOutcome per trial, in order.
 
     ``final_params``, if a dict, receives each trial's parameters ([1, ...], on the CPU) as
@@ -165,17 +167,28 @@ def train_study(specs, data, settings: StudySettings, device="cpu", stop_at: int
 
     Groups of ``settings.max_group`` trials run one after the other; in race mode the best
     step found so far (``stop_at``, also accepted from outside) bounds every later trial.
+
+    ``checkpoint`` (a checkpoint.Checkpoint) saves the loop's state at intervals, and a run
+    that finds its own checkpoint resumes from it.
     """
     outcomes = {}
     group_size = settings.max_group or len(specs)
-    for start in range(0, len(specs), group_size):
-        found = _train_group(specs[start : start + group_size], data, settings, device, stop_at, outcomes, final_params)
+    resume = checkpoint.load() if checkpoint is not None else None
+    first = 0
+    if resume is not None:  # skip the groups the killed run had finished
+        first, stop_at = resume["start"], resume["stop_at"]
+    for start in range(first, len(specs), group_size):
+        group = specs[start : start + group_size]
+        found = _train_group(group, data, settings, device, stop_at, outcomes, final_params, checkpoint, start, resume)
+        resume = None
         if settings.mode == "race" and found is not None:
             stop_at = found if stop_at is None else min(stop_at, found)
     return [outcomes[s.trial] for s in specs]
 
 
-def _train_group(specs, data, settings: StudySettings, device, stop_at, outcomes, final_params) -> int | None:
+def _train_group(
+    specs, data, settings: StudySettings, device, stop_at, outcomes, final_params, checkpoint=None, start=0, resume=None
+) -> int | None:
     g = _Group(specs, settings, device)
     for trial in g.ids:
         outcomes[trial] = TrialOutcome(trial)
@@ -188,7 +201,11 @@ def _train_group(specs, data, settings: StudySettings, device, stop_at, outcomes
     loop = settings.loop_trials if settings.loop_trials is not None else torch.device(device).type == "cpu"
     best = None
     step, pos, since_eval = 0, n_train, 0
+    if resume is not None:
+        step, pos, since_eval, best = checkpoint.restore(resume, g, outcomes, final_params)
     while g.ids:
+        if checkpoint is not None and checkpoint.due(step):
+            checkpoint.save(g, start, stop_at, (step, pos, since_eval, best), outcomes, final_params)
         if pos + batch > n_train:  # new epoch: a fresh permutation per trial, remainder dropped
             g.perms = torch.stack([torch.randperm(n_train, generator=gen) for gen in g.generators]).to(device)
             pos = 0

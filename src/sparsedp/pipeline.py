@@ -82,11 +82,20 @@ def parse_trial_path(path) -> dict:
     }
 
 
+def checkpoint_path(outputs) -> Path:
+    """results/checkpoints/<study>/<first trial>-<last trial>.pt: outside the job's outputs,
+    which Snakemake deletes when a job fails."""
+    first, last = Path(outputs[0]), Path(outputs[-1])
+    trials = first.parents[3]  # results/trials
+    return trials.with_name("checkpoints") / first.parent.relative_to(trials) / f"{first.stem[5:]}-{last.stem[5:]}.pt"
+
+
 def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: dict, search: dict, device: str):
     """Train the trials whose result files are ``outputs`` (all of one study) together and
     write one JSON record per trial. ``mask_paths`` holds (at least) each trial's mask file."""
     import torch
 
+    from .checkpoint import Checkpoint, run_key
     from .engine import StudySettings, TrialSpec, train_study
 
     keys = [parse_trial_path(p) for p in outputs]
@@ -126,7 +135,9 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
     )
     tensors = data.load_tensors(Path(dataset_path), device)
     start = time.perf_counter()
-    outcomes = train_study(specs, tensors, settings, device)
+    run = run_key(specs, settings, data=data.md5(Path(dataset_path)), device=device)
+    checkpoint = Checkpoint(checkpoint_path(outputs), run, training["checkpoint_every"])
+    outcomes = train_study(specs, tensors, settings, device, checkpoint=checkpoint)
     log.info("trained %d trials in %.1f s on %s", len(specs), time.perf_counter() - start, device)
     for key, out_path, outcome in zip(keys, outputs, outcomes):
         record = {
@@ -150,6 +161,7 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
         }
         log.info("trial %d: %s at step %s", key["trial"], outcome.status, outcome.steps_trained)
         write_json(out_path, record)
+    checkpoint.remove()  # only now: a kill while writing the records still finds it
 
 
 def read_trials(paths) -> list[dict]:

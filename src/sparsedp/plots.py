@@ -30,8 +30,11 @@ def _style():
 
 
 def _log2_axes(ax, ylabel="steps"):
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
+    if not any(len(line.get_xdata()) for line in ax.lines):  # no study reached the goal (all diverged, ...)
+        ax.text(0.5, 0.5, "goal not reached", ha="center", va="center", transform=ax.transAxes)
+    else:  # a log axis without data cannot be drawn
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
     ax.set_xlabel("batch size")
     ax.set_ylabel(ylabel)
 

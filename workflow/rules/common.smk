@@ -46,9 +46,14 @@ def study_file(study):
     return f"results/studies/{study.path}.json"
 
 
+def pack_member(j):
+    """The trial-name digits of a pack's j-th trial (none when a pack is a single trial)."""
+    return f"{j:0{PACK_DIGITS}d}" if PACK_DIGITS else ""
+
+
 def chunk_trials(chunk):
     """Trial names of a pack (those below n_trials)."""
-    names = [f"{chunk}{j:0{PACK_DIGITS}d}" for j in range(PACK_SIZE)]
+    names = [chunk + pack_member(j) for j in range(PACK_SIZE)]
     return [t for t in names if int(t) < N_TRIALS]
 
 

@@ -8,7 +8,7 @@ rule train_pack:
     input:
         unpack(pack_inputs),
     output:
-        [TRIAL_FILE.replace("{trial}", f"{{chunk}}{j:0{PACK_DIGITS}d}") for j in range(PACK_SIZE)],
+        [TRIAL_FILE.replace("{trial}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
     log:
         f"results/logs/train/{STUDY}/pack{{chunk}}.log",
     conda:
