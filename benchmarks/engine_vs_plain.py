@@ -94,10 +94,12 @@ def main():
     parser.add_argument("--goal", type=float, default=0.05)
     parser.add_argument("--budget", type=int, default=480)
     parser.add_argument("--eval-every", type=int, default=16)
+    parser.add_argument("--eval-chunk", type=int, help="validation examples per forward (default: the config's)")
     parser.add_argument("--skip-census", action="store_true", help="do not check every trial in census mode")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
+    eval_chunk = args.eval_chunk or config["training"]["eval_chunk"]
     npz = REPO / "results/data/mnist.npz"
     if not npz.exists():
         fetch_dataset("mnist", npz, config["data"])
@@ -113,16 +115,28 @@ def main():
         print(f"{batch:>6} {plain:>10.1f} {engine:>10.1f} {engine / plain:>6.2f}x", flush=True)
 
     settings = StudySettings(
-        "simple_cnn", args.optimizer, args.study_batch, args.goal, args.budget, args.eval_every, mode="race"
+        "simple_cnn",
+        args.optimizer,
+        args.study_batch,
+        args.goal,
+        args.budget,
+        args.eval_every,
+        mode="race",
+        eval_chunk=eval_chunk,
     )
     print(
         f"\n(2) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
-        f"validation every {args.eval_every} steps"
+        f"validation every {args.eval_every} steps in chunks of {eval_chunk}"
     )
     plain, plain_s = timed(lambda: [train_plain(s, data, settings, args.device)[0] for s in specs], args.device)
     race, race_s = timed(lambda: train_study(specs, data, settings, args.device), args.device)
     print(f"plain loop (one trial at a time, full validation): {plain_s:8.1f} s")
     print(f"engine, race + early exit:                         {race_s:8.1f} s   {plain_s / race_s:5.2f}x")
+    counted = sum(sum(o.curve["val_examples"]) for o in race)
+    checked = sum(len(o.curve["val_examples"]) for o in race) * len(data["val_x"])
+    print(
+        f"  early exit counted {counted} of the {checked} validation examples a full check would ({counted / checked:.0%})"
+    )
 
     def best(outcomes):
         done = [(o.steps_to_result, o.trial) for o in outcomes if o.status == "complete"]

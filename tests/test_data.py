@@ -26,6 +26,23 @@ def test_standardised_tensors(mnist):
     assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1) < 1e-3
 
 
+def test_validation_set_is_loaded_hardest_first(mnist_npz, mnist):
+    arrays = np.load(mnist_npz)
+    order = data.hardest_first(
+        arrays["train_images"], arrays["train_labels"], arrays["val_images"], arrays["val_labels"]
+    )
+    np.testing.assert_array_equal(np.sort(order), np.arange(6000))  # a permutation: same examples
+    np.testing.assert_array_equal(mnist["val_y"].numpy(), arrays["val_labels"][order])
+    # Hardest first = the nearest-class-mean classifier's mistakes first (all 6000 positions of
+    # its ~18% mistakes sit in the front of the order).
+    flat = arrays["train_images"].reshape(54000, -1).astype(np.float64)
+    means = np.stack([flat[arrays["train_labels"] == c].mean(0) for c in range(10)])
+    val = arrays["val_images"].reshape(6000, -1).astype(np.float64)[order]
+    wrong = ((val[:, None, :] - means[None]) ** 2).sum(-1).argmin(1) != arrays["val_labels"][order]
+    assert 0.1 < wrong.mean() < 0.3
+    assert wrong[: int(wrong.sum())].all() and not wrong[int(wrong.sum()) :].any()
+
+
 def test_altered_cached_file_is_an_error_naming_the_file(tmp_path, mnist_npz):
     name = "t10k-labels-idx1-ubyte"
     good = (DATA_CACHE / "mnist" / name).read_bytes()
