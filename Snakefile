@@ -19,6 +19,7 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/reduce.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/noise.smk"
 
 
 # On a cluster (snakemake --profile slurm) these run on the submitting machine, not as SLURM
@@ -32,6 +33,8 @@ localrules:
     figure_table,
     trials_table,
     figure,
+    noise_scale_table,
+    noise_scale_figure,
 
 
 rule all:

@@ -25,6 +25,7 @@ def tiny_config() -> dict:
     config["workloads"]["mnist_momentum"].update(
         goal_error=0.5, budget_steps=64, sparsities=[0.0, 0.9], batch_sizes=[32, 64]
     )
+    config["noise_scale"].update(batch_big=128, draws=8, seeds=2)  # about a second per sparsity
     config["training"]["checkpoint_every"] = 8  # several checkpoints per job, so that resuming is exercised
     config["device"] = "cpu"
     return config

@@ -68,6 +68,11 @@ BAD = [
     ("data.cache", KeyError, "'cache' is a required property"),
     ("figures.fig1_mnist.workloads", ["mnist_adam"], "unknown workload 'mnist_adam'"),
     ("figures.fig9", {"workloads": ["mnist_sgd"]}, "Additional properties are not allowed .*fig9"),
+    ("noise_scale.batch_small", 2048, "2048 is not smaller than noise_scale.batch_big 1024"),
+    ("noise_scale.batch_big", 1000, "allowed: 1, 2, 4"),
+    ("noise_scale.seeds", 101, "masks exist only for the search.n_trials 100 trials"),
+    ("noise_scale.draws", 1, "less than the minimum of 2"),
+    ("noise_scale.seeds", KeyError, "'seeds' is a required property"),
 ]
 
 

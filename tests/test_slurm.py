@@ -35,6 +35,7 @@ def test_dry_run_of_the_default_config_submits_one_job_per_study_and_6_mask_grou
     assert len(re.findall(r"^\s*rule train_pack:", out, re.M)) == studies
     assert len(re.findall(r"^\s*rule snip_mask:", out, re.M)) == 400 + 200
     assert out.count("Group job snip ") == 6
+    assert len(re.findall(r"^\s*rule noise_scale:", out, re.M)) == 4 + 2
     assert "rule train_trial:" not in out
 
 
@@ -111,12 +112,14 @@ def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(clu
     assert {j["account"] for j in jobs.values()} == {"ci"} and {j["partition"] for j in jobs.values()} == {"debug"}
     training = [j for j in jobs.values() if j["comment"].startswith("rule_train_pack")]
     masks = [j for j in jobs.values() if j["comment"] == "rule_snip_snip_mask"]
+    noise = [j for j in jobs.values() if j["comment"].startswith("rule_noise_scale_wildcards")]
     assert len(masks) == 1 and len(training) == 2 + 1  # one mask group; two packs, one of them twice
-    assert all("gres/gpu=1" in j["alloctres"] for j in training)
-    assert len(jobs) == len(masks) + len(training)
+    assert len(noise) == 1  # the noise scale of the one sparsity
+    assert all("gres/gpu=1" in j["alloctres"] for j in training + noise)
+    assert len(jobs) == len(masks) + len(training) + len(noise)
     # The cancelled job was resubmitted (profile: retries) and nothing was lost.
     assert len(cancelled) == 1 and jobs[cancelled[0]]["state"].startswith("CANCELLED")
     assert [j["state"] for j in jobs.values() if j["jobid"] != cancelled[0]] == ["COMPLETED"] * (len(jobs) - 1)
     local, remote = result_files(tmp_path / "local"), result_files(workdir)
-    assert len(local) == 20 + 4 and remote.keys() == local.keys()  # trials + tables
+    assert len(local) == 20 + 5 and remote.keys() == local.keys()  # trials + tables
     assert [f for f in local if local[f] != remote[f]] == []

@@ -33,6 +33,9 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["reduce_study"] == mnist + cifar
     assert counts["dataset"] == 2
     assert counts["figure"] == 4
+    # The noise scale once per (network, sparsity): the three MNIST optimizers share it.
+    assert counts["noise_scale"] == 4 + 2
+    assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
 
 
 def test_lint_and_format_are_clean():
@@ -108,7 +111,22 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "figure_table": 1,
         "trials_table": 1,
         "figure": 1,
+        "noise_scale_figure": 1,
         "all": 1,
     }
     proc = snakemake(workdir, config, "-n")
     assert "trial007.json" in proc.stdout and "trial=007" in proc.stdout
+
+
+def test_noise_scale_table_and_figure(finished_run):
+    workdir, config = finished_run
+    table = pd.read_csv(workdir / "results/tables/noise_scale.csv")
+    assert list(table["sparsity"]) == config["workloads"]["mnist_momentum"]["sparsities"]
+    assert (table["batch_big"] == config["noise_scale"]["batch_big"]).all()
+    assert (table["b_simple"] > 0).all() and (table["b_simple_se"] > 0).all()
+    record = json.loads((workdir / "results/noise/mnist/simple_cnn/sparsity90.json").read_text())
+    assert record["seeds"] == list(range(config["noise_scale"]["seeds"]))
+    per_network = record["b_simple_per_seed"]
+    assert table["b_simple"].iloc[-1] == pytest.approx(sum(per_network) / len(per_network))
+    for ext in ("pdf", "png"):
+        assert (workdir / f"results/figures/noise_scale.{ext}").stat().st_size > 10_000

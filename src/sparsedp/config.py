@@ -67,6 +67,17 @@ def _semantic_problems(config: dict) -> list[str]:
             f"config key 'search.n_trials': {n_trials} is not a multiple of training.pack_size {pack}; the trials "
             "of a partial pack would be trained one by one (allowed: multiples of the pack size)"
         )
+    noise = config["noise_scale"]
+    if noise["batch_small"] >= noise["batch_big"]:
+        problems.append(
+            f"config key 'noise_scale.batch_small': {noise['batch_small']} is not smaller than "
+            f"noise_scale.batch_big {noise['batch_big']} (the estimator needs two batch sizes, small < big)"
+        )
+    if noise["seeds"] > n_trials:
+        problems.append(
+            f"config key 'noise_scale.seeds': {noise['seeds']} networks, but masks exist only for the "
+            f"search.n_trials {n_trials} trials (allowed: 1 to {n_trials})"
+        )
     for fig, spec in config["figures"].items():
         for wl in spec["workloads"]:
             if wl not in config["workloads"]:

@@ -189,3 +189,58 @@ def render(name: str, table: pd.DataFrame, pdf, png, goal_note: str = "") -> Non
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
     plt.close(fig)
+
+
+def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
+    """Per workload against sparsity: the simple noise scale B_simple at initialisation (± its
+    standard error) and the critical batch size B_crit fitted to the steps-to-result curve (its
+    68% interval; absent where a curve has fewer than three reached batch sizes)."""
+    _style()
+    cols = ["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
+    both = noise.merge(critical.reindex(columns=cols), on=["workload", "sparsity"], how="left")
+    workloads = _workloads(both)
+    ncols = min(len(workloads), 4)
+    nrows = -(-len(workloads) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows), squeeze=False)
+    for ax, wl in zip(axes.flat, workloads):
+        sub = both[both["workload"] == wl].sort_values("sparsity")
+        pct = 100 * sub["sparsity"]
+        shift = 0.015 * max(pct.max() - pct.min(), 10)  # side by side, so the error bars do not overlap
+        simple = sub[sub["b_simple"] > 0]
+        se = simple["b_simple_se"].fillna(0)
+        ax.errorbar(100 * simple["sparsity"] - shift, simple["b_simple"], yerr=se, fmt="o-", ms=4, capsize=2,
+                    color="tab:blue", label=r"$B_\mathrm{simple}$ at init (± s.e.)")  # fmt: skip
+        shown = [simple["b_simple"], simple["b_simple"] + se, (simple["b_simple"] - se)[lambda v: v > 0]]
+        fit = sub.dropna(subset=["b_crit"])
+        title = f"{wl}: {sub['model'].iloc[0]}, {OPTIMIZER_LABEL.get(sub['optimizer'].iloc[0], '')}"
+        if fit.empty:
+            title += "\n" + r"no $B_\mathrm{crit}$ fit (< 3 reached batch sizes)"
+        else:
+            lo, hi = fit["b_crit_lo"].fillna(fit["b_crit"]), fit["b_crit_hi"].fillna(fit["b_crit"])
+            ax.errorbar(100 * fit["sparsity"] + shift, fit["b_crit"], yerr=[fit["b_crit"] - lo, hi - fit["b_crit"]],
+                        fmt="s--", ms=4, capsize=2, color="tab:orange", label=r"$B_\mathrm{crit}$ measured (68%)")  # fmt: skip
+            shown += [fit["b_crit"], lo[lo > 0], hi]
+        values = pd.concat(shown)
+        if len(values):  # a log axis needs data; whole powers of two around it, bars through zero run off the bottom
+            ax.set_yscale("log", base=2)
+            ax.set_ylim(2.0 ** np.floor(np.log2(values.min()) - 0.5), 2.0 ** np.ceil(np.log2(values.max()) + 0.5))
+        ax.set_title(title)
+        ax.set_xticks(pct)
+        ax.set_xlabel("sparsity (%)")
+        ax.set_ylabel("batch size")
+    for ax in axes.flat[len(workloads) :]:
+        ax.axis("off")
+    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]}
+    axes.flat[0].legend(handles.values(), handles.keys(), fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png) -> None:
+    from .results import atomic_path
+
+    fig = noise_scale_figure(noise, critical)
+    for path, kw in ((pdf, {}), (png, {"dpi": 200})):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
+    plt.close(fig)

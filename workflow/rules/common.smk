@@ -16,6 +16,7 @@ PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
 STUDY = "{workload}/sparsity{sparsity}/batch{batch}"
 TRIAL_FILE = f"results/trials/{STUDY}/trial{{trial}}.json"
 MASK_FILE = "results/masks/{dataset}/{model}/sparsity{sparsity}/seed{seed}.pt"
+NOISE_FILE = "results/noise/{dataset}/{model}/sparsity{sparsity}.json"
 
 
 wildcard_constraints:
@@ -116,6 +117,27 @@ def figure_table_inputs(wildcards):
     return [study_file(s) for s in chosen]
 
 
+def noise_inputs(wildcards):
+    """The training split and the networks (masks + initialisations) of seeds 0..seeds-1."""
+    return {
+        "data": f"results/data/{wildcards.dataset}.npz",
+        "masks": [
+            MASK_FILE.format(seed=cfg.trial_name(k), **wildcards)
+            for k in range(config["noise_scale"]["seeds"])
+        ],
+    }
+
+
+def noise_files():
+    """One noise-scale file per (dataset, network, sparsity) of any workload: optimizers share it."""
+    networks = {
+        (spec["dataset"], spec["model"], cfg.sparsity_label(s))
+        for spec in config["workloads"].values()
+        for s in spec["sparsities"]
+    }
+    return [NOISE_FILE.format(dataset=d, model=m, sparsity=s) for d, m, s in sorted(networks)]
+
+
 def all_trial_files():
     return [f for s in cfg.studies(config) for f in study_trial_files(s)]
 
@@ -128,6 +150,9 @@ def all_targets():
         "results/tables/steps_to_result.csv",
         "results/tables/trials.csv",
         "results/tables/critical_batch.csv",
+        "results/tables/noise_scale.csv",
+        "results/figures/noise_scale.pdf",
+        "results/figures/noise_scale.png",
     ]
     for figure in config["figures"]:
         targets += [f"results/figures/{figure}.pdf", f"results/figures/{figure}.png"]

@@ -1,0 +1,13 @@
+import pandas as pd
+import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
+
+from sparsedp.pipeline import setup_logging
+from sparsedp.plots import render_noise_scale
+
+setup_logging(snakemake.log[0])
+render_noise_scale(
+    pd.read_csv(snakemake.input.noise),
+    pd.read_csv(snakemake.input.critical),
+    snakemake.output.pdf,
+    snakemake.output.png,
+)
