@@ -132,6 +132,7 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
         mode=workload["mode"],
         eval_chunk=training["eval_chunk"],
         early_exit=training["early_exit"],
+        max_group=max(1, training["group_examples"] // keys[0]["batch_size"]),
     )
     tensors = data.load_tensors(Path(dataset_path), device)
     start = time.perf_counter()
