@@ -13,6 +13,9 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/prune.smk"
@@ -30,6 +33,7 @@ localrules:
     reduce_study,
     steps_to_result_table,
     critical_batch_table,
+    claims_table,
     figure_table,
     trials_table,
     figure,

@@ -1,6 +1,17 @@
 import pytest
 
-from sparsedp.config import ConfigError, load, sparsity_from_label, sparsity_label, studies, validate
+from sparsedp.config import (
+    TRIAL_FIGURES,
+    ConfigError,
+    Study,
+    figure_studies,
+    load,
+    sparsity_from_label,
+    sparsity_label,
+    studies,
+    study_mode,
+    validate,
+)
 
 from conftest import REPO, SCHEMA, load_config
 
@@ -73,6 +84,9 @@ BAD = [
     ("noise_scale.seeds", 101, "masks exist only for the search.n_trials 100 trials"),
     ("noise_scale.draws", 1, "less than the minimum of 2"),
     ("noise_scale.seeds", KeyError, "'seeds' is a required property"),
+    ("figures.fig4_mnist.workloads", ["mnist_sgd"], "mnist_sgd searches no momentum"),
+    ("figures.fig4_mnist.studies", [[0.3, 16]], r"\[0.3, 16\] is not a study of \['mnist_momentum'\]"),
+    ("figures.fig4_mnist.studies", KeyError, "a trial-level figure needs 'studies'"),
 ]
 
 
@@ -91,3 +105,23 @@ def test_sparsity_labels_round_trip():
     for s in (0.0, 0.5, 0.7, 0.9, 0.95, 0.995):
         assert sparsity_from_label(sparsity_label(s)) == s
     assert sparsity_label(0.9) == "90" and sparsity_label(0.0) == "0"
+
+
+def test_studies_of_trial_level_figures_are_trained_in_census_mode(config):
+    shown = {s for fig in TRIAL_FIGURES for s in figure_studies(config, fig)}
+    assert Study("mnist_momentum", 0.9, 8192) in shown and Study("cifar_nesterov", 0.0, 128) in shown
+    for study in studies(config):
+        assert study_mode(config, study) == ("census" if study in shown else "race")
+    # Only the figure's own workloads: Figure 4's (sparsity, batch) pairs of SGD stay in race mode.
+    assert study_mode(config, Study("mnist_sgd", 0.9, 16)) == "race"
+    # A workload in census mode keeps it for every study; without trial-level figures, no census.
+    config["workloads"]["mnist_sgd"]["mode"] = "census"
+    assert study_mode(config, Study("mnist_sgd", 0.9, 16)) == "census"
+    del config["figures"]["fig4_mnist"], config["figures"]["fig5_cifar"]
+    assert study_mode(config, Study("mnist_momentum", 0.9, 8192)) == "race"
+
+
+def test_default_figure4_is_the_papers_grid(config):
+    chosen = figure_studies(config, "fig4_mnist")
+    assert {(s.sparsity, s.batch_size) for s in chosen} == {(s, b) for s in (0.0, 0.9) for b in (16, 128, 1024, 8192)}
+    assert {s.workload for s in chosen} == {"mnist_momentum"}

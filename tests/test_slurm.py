@@ -89,6 +89,7 @@ def result_files(workdir: Path) -> dict[str, bytes]:
 def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(cluster, tmp_path, monkeypatch):
     config = tiny_config()
     config["workloads"]["mnist_momentum"].update(sparsities=[0.9], batch_sizes=[32, 64])
+    config["figures"]["fig4_mnist"]["studies"] = [[0.9, 32]]
     snakemake(tmp_path / "local", config, "--cores", "2")
 
     for name, value in TEST_ENV.items():
@@ -121,5 +122,5 @@ def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(clu
     assert len(cancelled) == 1 and jobs[cancelled[0]]["state"].startswith("CANCELLED")
     assert [j["state"] for j in jobs.values() if j["jobid"] != cancelled[0]] == ["COMPLETED"] * (len(jobs) - 1)
     local, remote = result_files(tmp_path / "local"), result_files(workdir)
-    assert len(local) == 20 + 5 and remote.keys() == local.keys()  # trials + tables
+    assert len(local) == 20 + 7 and remote.keys() == local.keys()  # trials + tables
     assert [f for f in local if local[f] != remote[f]] == []

@@ -32,10 +32,11 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["snip_mask"] == 4 * 100 + 2 * 100
     assert counts["reduce_study"] == mnist + cifar
     assert counts["dataset"] == 2
-    assert counts["figure"] == 4
     # The noise scale once per (network, sparsity): the three MNIST optimizers share it.
     assert counts["noise_scale"] == 4 + 2
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
+    assert counts["figure"] == counts["figure_table"] == 5  # Figures 1-5
+    assert counts["claims_table"] == counts["critical_batch_table"] == 1
 
 
 def test_lint_and_format_are_clean():
@@ -91,6 +92,42 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     for ext in ("pdf", "png"):
         assert (workdir / f"results/figures/fig1_mnist.{ext}").stat().st_size > 10_000
     assert "kept" in (workdir / "results/logs/masks/mnist/simple_cnn/sparsity90/seed003.log").read_text()
+    for figure in ("fig1_mnist", "fig4_mnist"):
+        assert (workdir / f"results/figures/{figure}.png").stat().st_size > 10_000
+    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    assert set(claims["claim"]) == {"a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd"}
+    assert set(claims["holds"]) <= {"yes", "no", "undecided"}
+    # Momentum only, two batch sizes: no SGD to compare with, too few points to fit B_crit.
+    assert (
+        claims.set_index("claim").loc[["b_sparse_critical_batch", "c_momentum_vs_sgd"], "holds"].eq("undecided").all()
+    )
+
+
+def test_studies_of_figure_4_are_trained_in_census_mode_the_others_in_race_mode(finished_run):
+    workdir, config = finished_run
+    trials = pd.read_csv(workdir / "results/tables/trials.csv")
+    shown = {(s, b) for s, b in config["figures"]["fig4_mnist"]["studies"]}
+    census = trials[[(s, b) in shown for s, b in zip(trials["sparsity"], trials["batch_size"])]]
+    assert len(census) == 20 and (census["mode"] == "census").all() and (census["status"] != "pruned").all()
+    race = trials.drop(census.index)
+    assert len(race) == 20 and (race["mode"] == "race").all()
+    fig4 = pd.read_csv(workdir / "results/tables/fig4_mnist.csv")
+    assert len(fig4) == 20 and set(zip(fig4["sparsity"], fig4["batch_size"])) == shown
+
+
+def test_report_is_self_contained_and_holds_every_figure_and_table(finished_run, tmp_path):
+    workdir, config = finished_run
+    report = tmp_path / "report.html"
+    proc = snakemake(workdir, config, "--report", str(report))
+    html = report.read_text()
+    # Everything is inside the file: no script, image or style sheet loaded from a path.
+    external = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)""", html)
+    assert [u for u in external if not u.startswith("data:")] == [], external
+    names = ["fig1_mnist.png", "fig4_mnist.png", "steps_to_result.csv", "critical_batch.csv", "claims.csv",
+             "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv"]  # fmt: skip
+    for name in names:
+        assert f"Adding {name}" in proc.stdout + proc.stderr
+        assert name in html, name
 
 
 def test_nothing_is_recomputed_when_everything_exists(finished_run):
@@ -112,6 +149,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "trials_table": 1,
         "figure": 1,
         "noise_scale_figure": 1,
+        "claims_table": 1,
         "all": 1,
     }
     proc = snakemake(workdir, config, "-n")

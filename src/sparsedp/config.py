@@ -19,7 +19,10 @@ SEARCHED = {
 }
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
 MODEL_DATASET = {"simple_cnn": "mnist", "simple_cnn_same": "mnist", "resnet8": "cifar10"}
-TRIAL_FIGURES = ("fig5_cifar",)  # figures of every trial of chosen studies (others: best trial per study)
+# Figures of every trial of chosen studies (the others: each study's best trial). Their studies
+# are trained in census mode, whatever their workload's mode: every trial's true status.
+TRIAL_FIGURES = ("fig4_mnist", "fig5_cifar")
+MOMENTUM_FIGURES = ("fig4_mnist",)  # learning rate against 1 - momentum: momentum optimizers only
 
 
 class ConfigError(ValueError):
@@ -95,8 +98,16 @@ def _semantic_problems(config: dict) -> list[str]:
             problems.append(
                 f"config key 'figures.{fig}': a trial-level figure needs 'studies' ([sparsity, batch size] pairs)"
             )
+        if fig in MOMENTUM_FIGURES and spec is not None:
+            for wl in spec["workloads"]:
+                if wl in config["workloads"] and "momentum" not in searched(config["workloads"][wl]):
+                    problems.append(
+                        f"config key 'figures.{fig}.workloads': {wl} searches no momentum "
+                        "(allowed: workloads with optimizer momentum or nesterov)"
+                    )
         for sparsity, batch in (spec or {}).get("studies", []):
-            if not any(Study(wl, sparsity, batch) in studies(config, [wl]) for wl in spec["workloads"]):
+            known = [wl for wl in spec["workloads"] if wl in config["workloads"]]
+            if not any(Study(wl, sparsity, batch) in studies(config, [wl]) for wl in known):
                 problems.append(
                     f"config key 'figures.{fig}.studies': [{sparsity}, {batch}] is not a study of {spec['workloads']}"
                 )
@@ -150,6 +161,15 @@ def figure_studies(config: dict, figure: str) -> list[Study]:
         return grid
     chosen = {(float(s), int(b)) for s, b in spec["studies"]}
     return [s for s in grid if (s.sparsity, s.batch_size) in chosen]
+
+
+def study_mode(config: dict, study: Study) -> str:
+    """How a study is trained: census when a trial-level figure shows it (every trial's true
+    status is plotted), else its workload's mode (race gives the same study result)."""
+    for fig in TRIAL_FIGURES:
+        if fig in config["figures"] and study in figure_studies(config, fig):
+            return "census"
+    return config["workloads"][study.workload]["mode"]
 
 
 def searched(workload: dict) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ def setup_logging(path=None) -> None:
     handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's PDF font subsetting
 
 
 def choose_device(setting: str) -> str:
@@ -90,14 +91,25 @@ def checkpoint_path(outputs) -> Path:
     return trials.with_name("checkpoints") / first.parent.relative_to(trials) / f"{first.stem[5:]}-{last.stem[5:]}.pt"
 
 
-def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: dict, search: dict, device: str):
+def train_trials(
+    outputs,
+    dataset_path,
+    mask_paths,
+    workload: dict,
+    training: dict,
+    search: dict,
+    device: str,
+    mode: str | None = None,
+):
     """Train the trials whose result files are ``outputs`` (all of one study) together and
-    write one JSON record per trial. ``mask_paths`` holds (at least) each trial's mask file."""
+    write one JSON record per trial. ``mask_paths`` holds (at least) each trial's mask file.
+    ``mode`` (race or census; the workflow passes config.study_mode) overrides the workload's."""
     import torch
 
     from .checkpoint import Checkpoint, run_key
     from .engine import StudySettings, TrialSpec, train_study
 
+    mode = mode or workload["mode"]
     keys = [parse_trial_path(p) for p in outputs]
     study = {(k["workload"], k["sparsity"], k["batch_size"]) for k in keys}
     if len(study) != 1:
@@ -129,7 +141,7 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
         goal_error=workload["goal_error"],
         budget_steps=workload["budget_steps"],
         eval_every=training["eval_every"],
-        mode=workload["mode"],
+        mode=mode,
         eval_chunk=training["eval_chunk"],
         early_exit=training["early_exit"],
         max_group=max(1, training["group_examples"] // keys[0]["batch_size"]),
@@ -152,7 +164,7 @@ def train_trials(outputs, dataset_path, mask_paths, workload: dict, training: di
             "goal_error": workload["goal_error"],
             "budget_steps": workload["budget_steps"],
             "eval_every": training["eval_every"],
-            "mode": workload["mode"],
+            "mode": mode,
             "n_validation": len(tensors["val_x"]),
             "status": outcome.status,
             "steps_to_result": outcome.steps_to_result,

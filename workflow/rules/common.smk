@@ -96,18 +96,70 @@ def workload_params(wildcards):
     return config["workloads"][wildcards.workload]
 
 
-def study_inputs(wildcards):
-    study = cfg.Study(
+def wildcard_study(wildcards):
+    return cfg.Study(
         wildcards.workload,
         cfg.sparsity_from_label(wildcards.sparsity),
         int(wildcards.batch),
     )
-    return study_trial_files(study)
+
+
+def study_mode(wildcards):
+    """census for the studies a trial-level figure shows (every trial's true status), else the
+    workload's mode."""
+    return cfg.study_mode(config, wildcard_study(wildcards))
+
+
+def study_inputs(wildcards):
+    return study_trial_files(wildcard_study(wildcards))
 
 
 def figure_table_kind(wildcards):
     """Trial-level figures plot every trial of chosen studies, the others each study's best."""
     return "trials" if wildcards.figure in cfg.TRIAL_FIGURES else "studies"
+
+
+def figure_inputs(wildcards):
+    """A figure's table; study-level figures (steps against batch size) also mark each curve's
+    critical batch size."""
+    inputs = {"table": f"results/tables/{wildcards.figure}.csv"}
+    if figure_table_kind(wildcards) == "studies":
+        inputs["critical"] = "results/tables/critical_batch.csv"
+    return inputs
+
+
+FIGURE_TITLES = {
+    "fig1_mnist": "Figure 1: steps-to-result, MNIST",
+    "fig2_mnist": "Figure 2: optimizers compared, MNIST",
+    "fig3_cifar": "Figure 3: steps-to-result, CIFAR-10",
+    "fig4_mnist": "Figure 4: every trial, MNIST Momentum",
+    "fig5_cifar": "Figure 5: every trial, CIFAR-10",
+}
+
+
+def figure_labels(wildcards):
+    """Report labels of a figure: what it is and which workloads it shows."""
+    return {
+        "figure": FIGURE_TITLES.get(wildcards.figure, wildcards.figure),
+        "workloads": ", ".join(config["figures"][wildcards.figure]["workloads"]),
+    }
+
+
+def figure_subcategory(wildcards):
+    if figure_table_kind(wildcards) == "trials":
+        return "Every trial of chosen studies"
+    return "Steps-to-result against batch size"
+
+
+def figure_table_labels(wildcards):
+    return {
+        "table": f"{wildcards.figure}.csv",
+        "rows": (
+            "every trial of the chosen studies"
+            if figure_table_kind(wildcards) == "trials"
+            else "best trial per study"
+        ),
+    }
 
 
 def figure_table_inputs(wildcards):
@@ -153,6 +205,7 @@ def all_targets():
         "results/tables/noise_scale.csv",
         "results/figures/noise_scale.pdf",
         "results/figures/noise_scale.png",
+        "results/tables/claims.csv",
     ]
     for figure in config["figures"]:
         targets += [f"results/figures/{figure}.pdf", f"results/figures/{figure}.png"]

@@ -1,14 +1,17 @@
+# One rule for every figure. Study-level figures (steps against batch size) also take the
+# critical batch sizes and mark them; trial-level figures (4, 5) plot every trial of a study.
 rule figure:
     input:
-        "results/tables/{figure}.csv",
+        unpack(figure_inputs),
     output:
-        pdf=report(
-            "results/figures/{figure}.pdf",
+        pdf="results/figures/{figure}.pdf",
+        png=report(
+            "results/figures/{figure}.png",
             caption="../report/figure.rst",
-            labels={"figure": "{figure}"},
             category="Figures",
+            subcategory=figure_subcategory,
+            labels=figure_labels,
         ),
-        png="results/figures/{figure}.png",
     log:
         "results/logs/figures/{figure}.log",
     conda:

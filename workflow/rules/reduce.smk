@@ -19,6 +19,8 @@ rule steps_to_result_table:
             "results/tables/steps_to_result.csv",
             caption="../report/steps_to_result.rst",
             category="Tables",
+            subcategory="Studies and trials",
+            labels={"table": "steps_to_result.csv", "rows": "one per study"},
         ),
     log:
         "results/logs/tables/steps_to_result.log",
@@ -34,7 +36,13 @@ rule figure_table:
     input:
         figure_table_inputs,
     output:
-        "results/tables/{figure}.csv",
+        report(
+            "results/tables/{figure}.csv",
+            caption="../report/figure_table.rst",
+            category="Tables",
+            subcategory="Figure data",
+            labels=figure_table_labels,
+        ),
     log:
         "results/logs/tables/{figure}.log",
     conda:
@@ -49,7 +57,13 @@ rule trials_table:
     input:
         all_trial_files(),
     output:
-        "results/tables/trials.csv",
+        report(
+            "results/tables/trials.csv",
+            caption="../report/trials.rst",
+            category="Tables",
+            subcategory="Studies and trials",
+            labels={"table": "trials.csv", "rows": "one per trial"},
+        ),
     log:
         "results/logs/tables/trials.log",
     conda:
@@ -68,6 +82,8 @@ rule critical_batch_table:
             "results/tables/critical_batch.csv",
             caption="../report/critical_batch.rst",
             category="Tables",
+            subcategory="Analysis",
+            labels={"table": "critical_batch.csv", "rows": "one per curve"},
         ),
     log:
         "results/logs/tables/critical_batch.log",
@@ -77,3 +93,23 @@ rule critical_batch_table:
         analysis=config["analysis"],
     script:
         "../scripts/critical_batch.py"
+
+
+rule claims_table:
+    input:
+        studies="results/tables/steps_to_result.csv",
+        critical="results/tables/critical_batch.csv",
+    output:
+        report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Tables",
+            subcategory="Analysis",
+            labels={"table": "claims.csv", "rows": "one per claim and scope"},
+        ),
+    log:
+        "results/logs/tables/claims.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/claims.py"

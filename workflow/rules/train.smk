@@ -1,6 +1,7 @@
 # Training. A pack of PACK_SIZE consecutive trials of one study is one job (trials trained
 # together); each trial still has its own result file. The two rules share inputs, script and
-# params, so which of them produced a file never triggers a rerun.
+# params, so which of them produced a file never triggers a rerun. The mode is census for the
+# studies of trial-level figures (config.study_mode), else the workload's.
 ruleorder: train_pack > train_trial
 
 
@@ -19,6 +20,7 @@ rule train_pack:
         training=config["training"],
         search=config["search"],
         device=config["device"],
+        mode=study_mode,
     script:
         "../scripts/train.py"
 
@@ -38,5 +40,6 @@ rule train_trial:
         training=config["training"],
         search=config["search"],
         device=config["device"],
+        mode=study_mode,
     script:
         "../scripts/train.py"

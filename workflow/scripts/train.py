@@ -13,4 +13,5 @@ train_trials(
     training=snakemake.params.training,
     search=snakemake.params.search,
     device=choose_device(snakemake.params.device),
+    mode=snakemake.params.mode,
 )

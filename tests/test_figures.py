@@ -1,0 +1,139 @@
+"""Figures drawn from hand-made tables: Figure 4's markers follow the trial statuses; Figures
+1-3 mark each curve's critical batch size."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.markers import MarkerStyle
+
+from sparsedp.analysis import steps_model
+from sparsedp.plots import STATUS_STYLE, figure1, figure2, figure4, render
+
+STATUSES = ["complete", "incomplete", "infeasible", "complete", "incomplete", "complete", "infeasible", "complete"]
+
+
+def trials_table(studies=((0.0, 16), (0.9, 16), (0.0, 256), (0.9, 256))):
+    rows = []
+    for sparsity, batch in studies:
+        for k, status in enumerate(STATUSES):
+            complete = status == "complete"
+            rows.append(
+                dict(workload="mnist_momentum", optimizer="momentum", sparsity=sparsity, batch_size=batch, trial=k,
+                     learning_rate=10.0 ** (-3 + k / 4), momentum=1 - 10.0 ** (-1 - k / 8), status=status,
+                     steps_to_result=(400 - 10 * k + batch) if complete else np.nan,
+                     steps_trained=(400 - 10 * k + batch) if complete else 1500, goal_error=0.05)
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def marker_path(marker):
+    style = MarkerStyle(marker)
+    return style.get_path().transformed(style.get_transform()).vertices
+
+
+def test_figure4_marks_each_trial_by_its_status_and_the_best_with_a_star():
+    table = trials_table()
+    fig = figure4(table)
+    axes = fig.axes
+    assert len(axes) == 4  # rows: sparsity 0, 90%; columns: batch 16, 256
+    expected_best = table[table["status"] == "complete"].sort_values(["steps_to_result", "trial"])
+    for ax, (sparsity, batch) in zip(axes, [(0.0, 16), (0.0, 256), (0.9, 16), (0.9, 256)]):
+        assert ax.get_title().startswith(f"S: {100 * sparsity:g}%, B: {batch}")
+        assert "4 complete, 2 incomplete, 2 infeasible" in ax.get_title()
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        study = table[(table["sparsity"] == sparsity) & (table["batch_size"] == batch)]
+        plotted = {c.get_label(): c for c in ax.collections}
+        assert set(plotted) == {"complete", "incomplete", "infeasible", "best"}
+        for status in ("complete", "incomplete", "infeasible"):
+            sub = study[study["status"] == status]
+            offsets = plotted[status].get_offsets()
+            np.testing.assert_allclose(offsets[:, 0], sub["learning_rate"])
+            np.testing.assert_allclose(offsets[:, 1], 1 - sub["momentum"])
+            np.testing.assert_allclose(
+                plotted[status].get_paths()[0].vertices, marker_path(STATUS_STYLE[status]["marker"])
+            )
+        best = expected_best[(expected_best["sparsity"] == sparsity) & (expected_best["batch_size"] == batch)].iloc[0]
+        assert best["trial"] == 7  # the lowest steps-to-result among the complete ones
+        np.testing.assert_allclose(plotted["best"].get_offsets(), [[best["learning_rate"], 1 - best["momentum"]]])
+        np.testing.assert_allclose(plotted["best"].get_paths()[0].vertices, marker_path("*"))
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["complete", "incomplete", "infeasible", "best trial"]
+    plt.close(fig)
+
+
+def test_figure4_leaves_pairs_that_were_not_chosen_empty_and_renders(tmp_path):
+    table = trials_table(studies=((0.0, 16), (0.9, 256)))
+    table.loc[table["trial"] == 1, "status"] = "pruned"  # a race-mode study still draws
+    fig = figure4(table)
+    assert [ax.axison for ax in fig.axes] == [True, False, False, True]
+    plt.close(fig)
+    render("fig4_mnist", table, tmp_path / "f.pdf", tmp_path / "f.png", goal_note="test")
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+BATCH = [16, 32, 64, 128, 256, 512, 1024, 2048]
+
+
+def studies_and_fits():
+    rows, fits = [], []
+    for optimizer in ("sgd", "momentum"):
+        for sparsity, b_crit in ((0.0, 128.0), (0.9, 512.0)):
+            steps = steps_model(BATCH, 100.0, b_crit)
+            rows += [dict(workload=f"mnist_{optimizer}", optimizer=optimizer, sparsity=sparsity, batch_size=b,
+                          steps_to_result=round(s), goal_error=0.02) for b, s in zip(BATCH, steps)]  # fmt: skip
+            fits.append(dict(workload=f"mnist_{optimizer}", optimizer=optimizer, sparsity=sparsity, n_points=8,
+                             s_min=100.0, b_crit=b_crit, b_crit_lo=b_crit / 1.2, b_crit_hi=b_crit * 1.2,
+                             end_of_perfect_scaling=np.nan))  # fmt: skip
+    return pd.DataFrame(rows), pd.DataFrame(fits)
+
+
+def diamonds(ax):
+    return [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines if line.get_marker() == "D"]
+
+
+def test_figure1_marks_each_curve_critical_batch_size_with_its_interval():
+    table, fits = studies_and_fits()
+    fig = figure1(table, critical=fits)
+    axes = np.array(fig.axes).reshape(2, 4)  # rows: SGD, Momentum; columns: 0%, 90%, all, normalised
+    for row in axes:
+        assert diamonds(row[0]) == [(128.0, 200.0)] and diamonds(row[1]) == [(512.0, 200.0)]  # (B_crit, 2 S_min)
+        assert sorted(diamonds(row[2])) == [(128.0, 200.0), (512.0, 200.0)]
+        assert len(row[0].patches) == 1  # the shaded 68% interval
+        assert any(line.get_linestyle() == ":" for line in row[0].lines)  # the fitted curve
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "B_crit" in legend and "68% interval" in legend and "fit S_min (1 + B_crit / B)" in legend
+    plt.close(fig)
+
+
+def test_critical_batch_outside_the_data_or_missing_is_not_drawn_but_named():
+    table, fits = studies_and_fits()
+    fits.loc[0, "b_crit"] = 2.0**20  # SGD dense: far beyond the batch sizes measured
+    fits.loc[1, ["b_crit", "s_min"]] = np.nan  # SGD 90%: too few points, no fit
+    fig = figure1(table, critical=fits)
+    sgd_dense, sgd_sparse = fig.axes[0], fig.axes[1]
+    assert diamonds(sgd_dense) == [] and "B_crit 2^20.0 (above range)" in [t.get_text() for t in sgd_dense.texts]
+    assert diamonds(sgd_sparse) == [] and not sgd_sparse.texts
+    assert sgd_dense.get_xlim()[1] < 2.0**13  # the axis stays on the data
+    plt.close(fig)
+
+
+def test_figure2_marks_critical_batch_sizes_and_figures_draw_without_them(tmp_path):
+    table, fits = studies_and_fits()
+    fig = figure2(table, critical=fits)
+    assert [sorted(diamonds(ax)) for ax in fig.axes] == [[(128.0, 200.0)] * 2, [(512.0, 200.0)] * 2]
+    plt.close(fig)
+    for name in ("fig1_mnist", "fig2_mnist"):
+        fig = figure1(table) if name == "fig1_mnist" else figure2(table)
+        assert all(diamonds(ax) == [] for ax in fig.axes)
+        plt.close(fig)
+        render(name, table, tmp_path / f"{name}.pdf", tmp_path / f"{name}.png", critical=fits)
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["fig1_mnist", "fig2_mnist"])
+def test_no_study_reached_the_goal_still_draws_with_critical_marks(tmp_path, name):
+    table, fits = studies_and_fits()
+    table["steps_to_result"] = np.nan
+    render(name, table, tmp_path / "f.pdf", tmp_path / "f.png", critical=fits.iloc[0:0])
+    assert (tmp_path / "f.png").stat().st_size > 5_000

@@ -1,0 +1,11 @@
+import pandas as pd
+import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
+
+from sparsedp.claims import claims_table
+from sparsedp.pipeline import setup_logging
+from sparsedp.results import atomic_path
+
+setup_logging(snakemake.log[0])
+table = claims_table(pd.read_csv(snakemake.input.studies), pd.read_csv(snakemake.input.critical))
+with atomic_path(snakemake.output[0]) as tmp:
+    table.to_csv(tmp, index=False)
