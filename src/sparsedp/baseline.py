@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .engine import StudySettings, TrialOutcome, TrialSpec, max_errors
-from .models import reference_module
+from .models import channels_last, reference_module
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE
 from .search import derived_seed
 
@@ -36,7 +36,7 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
             perm, pos = torch.randperm(n, generator=gen).to(device), 0
         idx = perm[pos : pos + batch]
         pos += batch
-        loss = F.cross_entropy(model(data["train_x"][idx]), data["train_y"][idx])
+        loss = F.cross_entropy(model(channels_last(data["train_x"][idx])), data["train_y"][idx])
         opt.zero_grad()
         loss.backward()
         for k, m in masks.items():
@@ -51,7 +51,7 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
                 errors = sum(
                     int(
                         (
-                            model(data["val_x"][i : i + settings.eval_chunk]).argmax(1)
+                            model(channels_last(data["val_x"][i : i + settings.eval_chunk])).argmax(1)
                             != data["val_y"][i : i + settings.eval_chunk]
                         ).sum()
                     )

