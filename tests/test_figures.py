@@ -137,3 +137,20 @@ def test_no_study_reached_the_goal_still_draws_with_critical_marks(tmp_path, nam
     table["steps_to_result"] = np.nan
     render(name, table, tmp_path / "f.pdf", tmp_path / "f.png", critical=fits.iloc[0:0])
     assert (tmp_path / "f.png").stat().st_size > 5_000
+
+
+def test_a_curve_the_model_fits_exactly_draws_its_critical_batch_size():
+    # Quick CIFAR preset, dense: 112, 80, 64 steps at batch 64, 128, 256 lie exactly on
+    # S_min (1 + B_crit / B), so every bootstrap refit gives the same B_crit up to rounding,
+    # which may put the interval's ends a hair inside the estimate.
+    table = pd.DataFrame(
+        dict(workload="cifar_nesterov", optimizer="nesterov", sparsity=0.0, batch_size=[64, 128, 256],
+             steps_to_result=[112.0, 80.0, 64.0], goal_error=0.7)
+    )  # fmt: skip
+    fits = pd.DataFrame(
+        [dict(workload="cifar_nesterov", optimizer="nesterov", sparsity=0.0, s_min=48.0, b_crit=85.33333333335929,
+              b_crit_lo=85.3333333333783, b_crit_hi=85.3333333334065, end_of_perfect_scaling=64.0)]
+    )  # fmt: skip
+    fig = figure1(table, critical=fits)
+    assert diamonds(fig.axes[0]) == [(pytest.approx(85.333, rel=1e-4), 96.0)]
+    plt.close(fig)

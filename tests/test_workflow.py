@@ -123,8 +123,8 @@ def test_report_is_self_contained_and_holds_every_figure_and_table(finished_run,
     # Everything is inside the file: no script, image or style sheet loaded from a path.
     external = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)""", html)
     assert [u for u in external if not u.startswith("data:")] == [], external
-    names = ["fig1_mnist.png", "fig4_mnist.png", "steps_to_result.csv", "critical_batch.csv", "claims.csv",
-             "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv"]  # fmt: skip
+    names = ["fig1_mnist.png", "fig4_mnist.png", "noise_scale.png", "steps_to_result.csv", "critical_batch.csv",
+             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv"]  # fmt: skip
     for name in names:
         assert f"Adding {name}" in proc.stdout + proc.stderr
         assert name in html, name

@@ -72,6 +72,17 @@ def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float)
     return sub.iloc[0]
 
 
+def interval_bar(value, lo, hi):
+    """Error-bar lengths below and above ``value`` for the interval [lo, hi]. A percentile
+    bootstrap interval need not contain the estimate (and a curve the model fits exactly gives an
+    interval of zero width, up to rounding on either side): the bar then stops at the estimate."""
+    value = np.asarray(value, dtype=float)
+    return [
+        np.clip(value - np.asarray(lo, dtype=float), 0, None),
+        np.clip(np.asarray(hi, dtype=float) - value, 0, None),
+    ]
+
+
 def _mark_critical(ax, fit, color, scale: float = 1.0, fitted_curve=None, band=False):
     """B_crit of one curve: a diamond at (B_crit, 2 S_min), where the fitted
     S_min (1 + B_crit / B) bends, with its 68% interval as a horizontal bar; optionally the
@@ -89,7 +100,7 @@ def _mark_critical(ax, fit, color, scale: float = 1.0, fitted_curve=None, band=F
     if xlim[0] <= b <= xlim[1]:
         if band and has_interval:
             ax.axvspan(max(lo, xlim[0]), min(hi, xlim[1]), color=color, alpha=0.2, lw=0)
-        xerr = [[b - lo], [hi - b]] if has_interval else None
+        xerr = interval_bar([b], [lo], [hi]) if has_interval else None
         ax.errorbar(
             [b], [2 * fit["s_min"] / scale], xerr=xerr, fmt="D", ms=4.5, color=color, mec="k", mew=0.6,
             elinewidth=1.2, capsize=2, zorder=4,
@@ -398,7 +409,7 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
             title += "\n" + r"no $B_\mathrm{crit}$ fit (< 3 reached batch sizes)"
         else:
             lo, hi = fit["b_crit_lo"].fillna(fit["b_crit"]), fit["b_crit_hi"].fillna(fit["b_crit"])
-            ax.errorbar(100 * fit["sparsity"] + shift, fit["b_crit"], yerr=[fit["b_crit"] - lo, hi - fit["b_crit"]],
+            ax.errorbar(100 * fit["sparsity"] + shift, fit["b_crit"], yerr=interval_bar(fit["b_crit"], lo, hi),
                         fmt="s--", ms=4, capsize=2, color="tab:orange", label=r"$B_\mathrm{crit}$ measured (68%)")  # fmt: skip
             shown += [fit["b_crit"], lo[lo > 0], hi]
         values = pd.concat(shown)

@@ -43,12 +43,17 @@ rule noise_scale_figure:
         noise="results/tables/noise_scale.csv",
         critical="results/tables/critical_batch.csv",
     output:
-        pdf=report(
-            "results/figures/noise_scale.pdf",
+        pdf="results/figures/noise_scale.pdf",
+        png=report(
+            "results/figures/noise_scale.png",
             caption="../report/noise_scale.rst",
             category="Figures",
+            subcategory="Beyond the paper",
+            labels={
+                "figure": "gradient noise scale vs critical batch size",
+                "workloads": ", ".join(config["workloads"]),
+            },
         ),
-        png="results/figures/noise_scale.png",
     log:
         "results/logs/figures/noise_scale.log",
     conda:
