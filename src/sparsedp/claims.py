@@ -22,6 +22,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from .labels import ordered_workloads, percent, pow2
+
 YES, NO, UNDECIDED = "yes", "no", "undecided"
 COLUMNS = ["claim", "scope", "statement", "paper_value", "our_value", "holds", "note"]
 DENSE, SPARSE = 0.0, 0.9
@@ -29,15 +31,6 @@ PAPER_GOAL = {"mnist": 0.02, "cifar10": 0.4}
 PAPER_TRIALS = 100
 RATIO_LOG2, RATIO_TOLERANCE_LOG2 = 1.5, 0.5
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-
-
-def pow2(x) -> str:
-    """1024 -> '2^10.0'; NaN -> 'n/a'."""
-    return "n/a" if x is None or not np.isfinite(x) or x <= 0 else f"2^{math.log2(x):.1f}"
-
-
-def _pct(s: float) -> str:
-    return f"{100 * s:g}%"
 
 
 def _row(claim, scope, statement, paper_value, our_value, holds, note) -> dict:
@@ -99,10 +92,10 @@ def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
     claim, paper = "a_sparse_steps_ratio", f"2^{RATIO_LOG2:g} = {2**RATIO_LOG2:.2f}"
     if mnist.empty:
         return [_row(claim, "MNIST", A_STATEMENT, paper, "n/a", UNDECIDED, "no MNIST workload in this configuration")]
-    for workload in _ordered_workloads(mnist):
+    for workload in ordered_workloads(mnist):
         sub = mnist[mnist["workload"] == workload]
         protocol = _protocol_notes(sub)
-        missing = [_pct(s) for s in (DENSE, SPARSE) if not _has_sparsity(sub, workload, s)]
+        missing = [percent(s) for s in (DENSE, SPARSE) if not _has_sparsity(sub, workload, s)]
         if missing:
             reason = f"no {' and '.join(missing)} sparsity studies in this configuration"
             rows.append(_row(claim, workload, A_STATEMENT, paper, "n/a", UNDECIDED, _join(reason, *protocol)))
@@ -136,9 +129,9 @@ def _fit(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity:
     """A curve's critical batch size and why it cannot be used (``problem``), if so."""
     sub = critical[(critical["workload"] == workload) & np.isclose(critical["sparsity"], sparsity)]
     reached = _reached(studies, workload, sparsity)
-    fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, problem=None, name=f"{workload} {_pct(sparsity)}")
+    fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, problem=None, name=f"{workload} {percent(sparsity)}")
     if not _has_sparsity(studies, workload, sparsity):
-        fit["problem"] = f"no {_pct(sparsity)} studies of {workload} in this configuration"
+        fit["problem"] = f"no {percent(sparsity)} studies of {workload} in this configuration"
         return fit
     if not sub.empty:
         row = sub.iloc[0]
@@ -201,7 +194,7 @@ def claim_sparse_critical_batch(studies: pd.DataFrame, critical: pd.DataFrame) -
     if chosen.empty:
         reason = "no MNIST Momentum or CIFAR-10 workload in this configuration"
         return [_row(claim, "MNIST Momentum", B_STATEMENT["mnist"], B_PAPER["mnist"], "n/a", UNDECIDED, reason)]
-    for workload in _ordered_workloads(chosen):
+    for workload in ordered_workloads(chosen):
         sub = chosen[chosen["workload"] == workload]
         dataset = sub["dataset"].iloc[0]
         sparse, dense = _fit(critical, sub, workload, SPARSE), _fit(critical, sub, workload, DENSE)
@@ -223,8 +216,8 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
     claim, rows = "c_momentum_vs_sgd", []
     mnist = studies[studies["dataset"] == "mnist"]
     for _, group in mnist.groupby(["model", "schedule"], sort=True):
-        sgd = _ordered_workloads(group[group["optimizer"] == "sgd"])
-        fast = _ordered_workloads(group[group["optimizer"].isin(MOMENTUM_OPTIMIZERS)])
+        sgd = ordered_workloads(group[group["optimizer"] == "sgd"])
+        fast = ordered_workloads(group[group["optimizer"].isin(MOMENTUM_OPTIMIZERS)])
         if not sgd or not fast:
             continue
         for s in sorted(group["sparsity"].unique()):
@@ -238,7 +231,7 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
             our = "; ".join(_describe(f) for f in [base, *fits])
             note = _join(INTERVAL_RULE + " (each optimizer against SGD)", *reasons, _eops([base, *fits]),
                          *_protocol_notes(group))  # fmt: skip
-            scope = f"{' vs '.join([sgd[0], ', '.join(fast)])}, sparsity {_pct(s)}"
+            scope = f"{' vs '.join([sgd[0], ', '.join(fast)])}, sparsity {percent(s)}"
             rows.append(_row(claim, scope, C_STATEMENT, C_PAPER, our, holds, note))
     if not rows:
         optimizers = sorted(mnist["optimizer"].unique())
@@ -248,13 +241,6 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
         )
         rows.append(_row(claim, "MNIST", C_STATEMENT, C_PAPER, "n/a", UNDECIDED, reason))
     return rows
-
-
-def _ordered_workloads(studies: pd.DataFrame) -> list[str]:
-    order = ("sgd", "momentum", "nesterov")
-    pairs = studies[["workload", "optimizer"]].drop_duplicates()
-    ranked = sorted(pairs.itertuples(index=False), key=lambda r: (order.index(r.optimizer), r.workload))
-    return [r.workload for r in ranked]
 
 
 def claims_table(studies: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:

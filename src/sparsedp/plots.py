@@ -11,18 +11,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from .labels import ordered_workloads, percent, pow2  # noqa: E402
+
 OPTIMIZER_LABEL = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov"}
-
-
-def _workloads(table: pd.DataFrame) -> list[str]:
-    """Workloads in the paper's order: SGD, Momentum, Nesterov."""
-    order = list(OPTIMIZER_LABEL)
-    pairs = table[["workload", "optimizer"]].drop_duplicates()
-    ranked = sorted(
-        pairs.itertuples(index=False),
-        key=lambda r: (order.index(r.optimizer) if r.optimizer in order else 99, r.workload),
-    )
-    return [r.workload for r in ranked]
 
 
 def _style():
@@ -56,10 +47,6 @@ def _reached(table: pd.DataFrame) -> pd.DataFrame:
 def _sparsity_palette(sparsities):
     colors = sns.color_palette("viridis_r", n_colors=max(len(sparsities), 2))
     return {s: colors[i] for i, s in enumerate(sorted(sparsities))}
-
-
-def _label(s):
-    return f"{100 * s:g}%"
 
 
 def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float):
@@ -108,7 +95,7 @@ def _mark_critical(ax, fit, color, scale: float = 1.0, fitted_curve=None, band=F
     else:
         side = "above" if b > xlim[1] else "below"
         ax.text(
-            0.97, 0.03, f"B_crit {_pow2(b)} ({side} range)", transform=ax.transAxes, ha="right", va="bottom",
+            0.97, 0.03, f"B_crit {pow2(b)} ({side} range)", transform=ax.transAxes, ha="right", va="bottom",
             fontsize=6, color=color,
         )  # fmt: skip
     ax.set_xlim(xlim)
@@ -117,10 +104,6 @@ def _mark_critical(ax, fit, color, scale: float = 1.0, fitted_curve=None, band=F
 
 def s_min_curve(batch, fit):
     return fit["s_min"] * (1 + fit["b_crit"] / np.asarray(batch, dtype=float))
-
-
-def _pow2(x) -> str:
-    return f"2^{np.log2(x):.1f}"
 
 
 def _curve_legend(fig, perfect: bool = True, extra=()):
@@ -150,7 +133,7 @@ def figure1(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | N
     """Per workload (optimizer) a row: one panel per sparsity, all sparsities, normalised.
     With ``critical`` (the critical-batch table) each curve's B_crit is marked."""
     _style()
-    workloads = _workloads(table)
+    workloads = ordered_workloads(table)
     sparsities = sorted(table["sparsity"].unique())
     palette = _sparsity_palette(sparsities)
     ncols = len(sparsities) + 2
@@ -162,7 +145,7 @@ def figure1(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | N
             curve = _reached(sub[sub["sparsity"] == s])
             ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", color=palette[s], ms=3)
             _perfect_scaling(ax, curve)
-            ax.set_title(f"{opt}, sparsity {_label(s)}")
+            ax.set_title(f"{opt}, sparsity {percent(s)}")
             _log2_axes(ax)
             if not curve.empty:
                 fit = _critical_row(critical, wl, s)
@@ -172,7 +155,7 @@ def figure1(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | N
             curve = _reached(sub[sub["sparsity"] == s])
             if curve.empty:
                 continue
-            kw = dict(color=palette[s], ms=3, label=_label(s))
+            kw = dict(color=palette[s], ms=3, label=percent(s))
             all_ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", **kw)
             norm_ax.plot(curve["batch_size"], curve["steps_to_result"] / curve["steps_to_result"].iloc[0], "o-", **kw)
         all_ax.set_title(f"{opt}, all sparsities")
@@ -202,7 +185,7 @@ def figure2(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | N
     """Optimizers compared: one panel per sparsity; with ``critical``, each curve's B_crit."""
     _style()
     sparsities = sorted(table["sparsity"].unique())
-    optimizers = _workloads(table)
+    optimizers = ordered_workloads(table)
     colors = dict(zip(optimizers, sns.color_palette("colorblind", n_colors=max(len(optimizers), 3))))
     fig, axes = plt.subplots(1, len(sparsities), figsize=(2.4 * len(sparsities), 2.9), squeeze=False)
     for ax, s in zip(axes[0], sparsities):
@@ -212,7 +195,7 @@ def figure2(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | N
                 continue
             label = OPTIMIZER_LABEL.get(curve["optimizer"].iloc[0], wl)
             ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", ms=3, color=colors[wl], label=label)
-        ax.set_title(f"sparsity {_label(s)}")
+        ax.set_title(f"sparsity {percent(s)}")
         _log2_axes(ax)
         if ax.lines:
             ax.legend()
@@ -276,7 +259,7 @@ def figure_trials(table: pd.DataFrame, goal_note: str = ""):
             ax.set_yscale("log", base=2)
             ax.set_xlabel(label)
             ax.set_ylabel("steps trained")
-            ax.set_title(f"S: {_label(study.sparsity)}, B: {study.batch_size}")
+            ax.set_title(f"S: {percent(study.sparsity)}, B: {study.batch_size}")
     axes[0][0].legend(fontsize=6)
     if goal_note:
         fig.suptitle(goal_note, fontsize=9)
@@ -306,7 +289,7 @@ def figure4(table: pd.DataFrame, goal_note: str = ""):
     per (workload,) sparsity, a column per batch size; all panels share their axes."""
     _style()
     table = table.assign(one_minus_momentum=1 - table["momentum"])
-    workloads = _workloads(table)
+    workloads = ordered_workloads(table)
     rows = [(wl, s) for wl in workloads for s in sorted(table.loc[table["workload"] == wl, "sparsity"].unique())]
     batches = sorted(table["batch_size"].unique())
     fig, axes = plt.subplots(
@@ -335,7 +318,7 @@ def figure4(table: pd.DataFrame, goal_note: str = ""):
             )  # fmt: skip
             opt = OPTIMIZER_LABEL.get(trials["optimizer"].iloc[0], wl)
             prefix = f"{opt}, " if len(workloads) > 1 else ""
-            ax.set_title(f"{prefix}S: {_label(sparsity)}, B: {batch}\n{', '.join(counts)}", fontsize=7)
+            ax.set_title(f"{prefix}S: {percent(sparsity)}, B: {batch}\n{', '.join(counts)}", fontsize=7)
             ax.set_xscale("log")
             ax.set_yscale("log")
             _log_ticks(ax.xaxis, table["learning_rate"])
@@ -365,22 +348,23 @@ FIGURES = {
     "fig4_mnist": figure4,
     "fig5_cifar": figure_trials,
 }
-MARKS_CRITICAL = ("fig1_mnist", "fig2_mnist", "fig3_cifar")  # study-level figures: B_crit per curve
 
 
-def render(name: str, table: pd.DataFrame, pdf, png, goal_note: str = "", critical: pd.DataFrame | None = None) -> None:
-    """Draw figure ``name`` from its table (and, for study-level figures, the critical-batch
-    table) into ``pdf`` and ``png``."""
+def _save(fig, pdf, png) -> None:
+    """``fig`` as PDF and 200-dpi PNG, each written atomically; then closed."""
     from .results import atomic_path
 
-    if name in MARKS_CRITICAL:
-        fig = FIGURES[name](table, goal_note, critical=critical)
-    else:
-        fig = FIGURES[name](table, goal_note)
     for path, kw in ((pdf, {}), (png, {"dpi": 200})):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
     plt.close(fig)
+
+
+def render(name: str, table: pd.DataFrame, pdf, png, goal_note: str = "", critical: pd.DataFrame | None = None) -> None:
+    """Draw figure ``name`` from its table (and, for study-level figures, the critical-batch
+    table: the workflow passes none to trial-level figures) into ``pdf`` and ``png``."""
+    marks = {} if critical is None else {"critical": critical}
+    _save(FIGURES[name](table, goal_note, **marks), pdf, png)
 
 
 def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
@@ -390,7 +374,7 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
     _style()
     cols = ["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
     both = noise.merge(critical.reindex(columns=cols), on=["workload", "sparsity"], how="left")
-    workloads = _workloads(both)
+    workloads = ordered_workloads(both)
     ncols = min(len(workloads), 4)
     nrows = -(-len(workloads) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows), squeeze=False)
@@ -429,10 +413,4 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
 
 
 def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png) -> None:
-    from .results import atomic_path
-
-    fig = noise_scale_figure(noise, critical)
-    for path, kw in ((pdf, {}), (png, {"dpi": 200})):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
-    plt.close(fig)
+    _save(noise_scale_figure(noise, critical), pdf, png)
