@@ -18,7 +18,6 @@ exactly for the training set's G and Σ.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from functools import partial
 from pathlib import Path
@@ -125,16 +124,15 @@ def noise_scale_job(
 ) -> None:
     """Estimate B_simple for the networks (SNIP mask + initialisation) in ``mask_paths``."""
     from .data import load_tensors
+    from .pipeline import load_network, mask_seed
     from .results import write_json
 
     tensors = load_tensors(Path(dataset_path), device)
     x, y = tensors["train_x"], tensors["train_y"]
     networks = {}
     for path in mask_paths:
-        saved = torch.load(path)
-        seed = int(re.search(r"seed(\d+)\.pt$", str(path))[1])
-        if saved["seed"] != seed or abs(saved["sparsity"] - sparsity) > 1e-9:
-            raise ValueError(f"{path} is for seed {saved['seed']}, sparsity {saved['sparsity']}")
+        seed = mask_seed(path)
+        saved = load_network(path, seed, sparsity)
         masks = {k: m.to(device=device, dtype=torch.float32) for k, m in saved["masks"].items()}
         networks[seed] = ({k: v.to(device) for k, v in saved["params"].items()}, masks)
 

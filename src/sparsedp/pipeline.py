@@ -66,6 +66,21 @@ def snip_mask(dataset_path, out, model: str, sparsity: float, seed: int, snip_co
         torch.save({"params": params, "masks": masks, "sparsity": sparsity, "seed": seed}, tmp)
 
 
+def mask_seed(path) -> int:
+    """The seed (= trial) of a snip_mask file: .../seed007.pt -> 7."""
+    return int(re.search(r"seed(\d+)\.pt$", str(path))[1])
+
+
+def load_network(path, seed: int, sparsity: float) -> dict:
+    """A snip_mask file (initial ``params``, ``masks``), checked to be trial ``seed``'s at ``sparsity``."""
+    import torch
+
+    saved = torch.load(path)
+    if saved["seed"] != seed or abs(saved["sparsity"] - sparsity) > 1e-9:
+        raise ValueError(f"{path} is for seed {saved['seed']}, sparsity {saved['sparsity']}")
+    return saved
+
+
 TRIAL_FILE = re.compile(
     r".*/(?P<workload>[^/]+)/sparsity(?P<sparsity>[^/]+)/batch(?P<batch>\d+)/trial(?P<trial>\d+)\.json$"
 )
@@ -104,7 +119,6 @@ def train_trials(
     """Train the trials whose result files are ``outputs`` (all of one study) together and
     write one JSON record per trial. ``mask_paths`` holds (at least) each trial's mask file.
     ``mode`` (race or census; the workflow passes config.study_mode) overrides the workload's."""
-    import torch
 
     from .checkpoint import Checkpoint, run_key
     from .engine import StudySettings, TrialSpec, train_study
@@ -115,13 +129,10 @@ def train_trials(
     if len(study) != 1:
         raise ValueError(f"a training job takes the trials of one study, got {sorted(study)}")
     all_mps = metaparameters(workload, search)
-    mask_of_seed = {int(re.search(r"seed(\d+)\.pt$", str(p))[1]): p for p in mask_paths}
+    mask_of_seed = {mask_seed(p): p for p in mask_paths}
     specs = []
     for key in keys:
-        mask_path = mask_of_seed[key["trial"]]
-        saved = torch.load(mask_path)
-        if saved["seed"] != key["trial"] or abs(saved["sparsity"] - key["sparsity"]) > 1e-9:
-            raise ValueError(f"{mask_path} is for seed {saved['seed']}, sparsity {saved['sparsity']}")
+        saved = load_network(mask_of_seed[key["trial"]], key["trial"], key["sparsity"])
         mp = all_mps[key["trial"]]
         specs.append(
             TrialSpec(
