@@ -31,6 +31,7 @@ def test_validation_set_is_loaded_hardest_first(mnist_npz, mnist):
     order = data.hardest_first(
         arrays["train_images"], arrays["train_labels"], arrays["val_images"], arrays["val_labels"]
     )
+    np.testing.assert_array_equal(arrays["val_order"], order)  # stored once by the data rule
     np.testing.assert_array_equal(np.sort(order), np.arange(6000))  # a permutation: same examples
     np.testing.assert_array_equal(mnist["val_y"].numpy(), arrays["val_labels"][order])
     # Hardest first = the nearest-class-mean classifier's mistakes first (all 6000 positions of

@@ -207,8 +207,9 @@ def prepare_cifar10(files: dict[str, Path], out: Path) -> None:
 
 
 def _save_split(images, labels, n_validation, out, channel_axes) -> None:
-    """Hold out the reference code's validation split; store uint8 images and the training
-    split's mean and std over ``channel_axes`` (global for MNIST, per channel for CIFAR)."""
+    """Hold out the reference code's validation split; store uint8 images, the training
+    split's mean and std over ``channel_axes`` (global for MNIST, per channel for CIFAR) and the
+    validation set's hardest_first order (computed once here, not in every job that loads it)."""
     train, val = split(len(images), n_validation)
     scaled = images[train].astype(np.float64) / 255.0
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
@@ -218,6 +219,7 @@ def _save_split(images, labels, n_validation, out, channel_axes) -> None:
             train_labels=labels[train],
             val_images=images[val],
             val_labels=labels[val],
+            val_order=hardest_first(images[train], labels[train], images[val], labels[val]),
             mean=np.atleast_1d(scaled.mean(axis=channel_axes)),
             std=np.atleast_1d(scaled.std(axis=channel_axes)),
         )
@@ -256,7 +258,9 @@ def load_tensors(path: Path, device) -> dict:
     import torch
 
     arrays = np.load(path)
-    order = hardest_first(arrays["train_images"], arrays["train_labels"], arrays["val_images"], arrays["val_labels"])
+    if "val_order" not in arrays:
+        raise DataError(f"{path} was prepared by an older version (no val_order): delete it and rerun")
+    order = arrays["val_order"]
     mean = torch.tensor(arrays["mean"], dtype=torch.float32, device=device).view(-1, 1, 1)
     std = torch.tensor(arrays["std"], dtype=torch.float32, device=device).view(-1, 1, 1)
 
