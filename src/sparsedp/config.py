@@ -1,8 +1,10 @@
-"""Config validation and the study grid. Imported by the Snakefile at parse time: no torch."""
+"""Config: the merged experiment (config.yaml + an overlay preset), checked before any job runs,
+and the study grid. Imported by the Snakefile at parse time: no torch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
@@ -17,12 +19,22 @@ SEARCHED = {
     ("momentum", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
     ("nesterov", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
 }
+# The search-space key of each metaparameter (momentum is searched as 1 - momentum).
+SEARCH_RANGE = {
+    "learning_rate": "learning_rate",
+    "momentum": "one_minus_momentum",
+    "decay_steps": "decay_steps",
+    "end_factor": "end_factor",
+}
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
+SPARSITY_DECIMALS = 5  # 0.99999 at most: a sparsity's folder label (percent) is then exact
 MODEL_DATASET = {"simple_cnn": "mnist", "simple_cnn_same": "mnist", "resnet8": "cifar10"}
 # Figures of every trial of chosen studies (the others: each study's best trial). Their studies
 # are trained in census mode, whatever their workload's mode: every trial's true status.
 TRIAL_FIGURES = ("fig4_mnist", "fig5_cifar")
 MOMENTUM_FIGURES = ("fig4_mnist",)  # learning rate against 1 - momentum: momentum optimizers only
+# A preset removes a workload or figure of config.yaml by setting it to null.
+REMOVABLE = ("workloads", "figures")
 
 
 class ConfigError(ValueError):
@@ -33,15 +45,51 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
+def _is_integer(checker, instance) -> bool:
+    """A YAML integer: 10.0 is not one (it would reach jobs as a float)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _fill_defaults(validator_class):
+    """Validator that also sets each missing property to its schema default."""
+    properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = sub["default"]
+        yield from properties(validator, props, instance, schema)
+
+    checker = validator_class.TYPE_CHECKER.redefine("integer", _is_integer)
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults}, type_checker=checker)
+
+
+Validator = _fill_defaults(jsonschema.Draft202012Validator)
+
+
+def remove_nulls(config: dict) -> dict[str, list[str]]:
+    """Drop the workloads and figures an overlay set to null; returns what was removed."""
+    removed = {}
+    for section in REMOVABLE:
+        entries = config.get(section)
+        if isinstance(entries, dict):
+            removed[section] = sorted(k for k, v in entries.items() if v is None)
+            for name in removed[section]:
+                del entries[name]
+    return removed
+
+
 def validate(config: dict, schema_path: str | Path) -> dict:
-    """Check ``config`` against the JSON schema and the rules a schema cannot state.
+    """Check ``config`` (in place: nulls removed, schema defaults filled) against the JSON schema
+    and the rules a schema cannot state.
 
     Raises ConfigError listing every problem, each naming its key and what is allowed.
     """
+    removed = remove_nulls(config)
     schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
     problems = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+    for err in sorted(Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))):
         allowed = ""
         if err.validator == "enum":
             allowed = f" (allowed: {', '.join(map(str, err.validator_value))})"
@@ -49,15 +97,15 @@ def validate(config: dict, schema_path: str | Path) -> dict:
             allowed = f" (allowed keys: {', '.join(sorted(err.schema.get('properties', {})))})"
         problems.append(f"config key '{_key(err.path)}': {err.message}{allowed}")
     if not problems:
-        problems = _semantic_problems(config)
+        problems = _semantic_problems(config, removed)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
 
 
-def _semantic_problems(config: dict) -> list[str]:
+def _semantic_problems(config: dict, removed: dict) -> list[str]:
     problems = []
-    for name in ("learning_rate", "one_minus_momentum", "decay_steps", "end_factor"):
+    for name in SEARCH_RANGE.values():
         rng = config["search"][name]
         if rng["low"] > rng["high"]:
             problems.append(f"config key 'search.{name}': low {rng['low']} > high {rng['high']}")
@@ -81,32 +129,40 @@ def _semantic_problems(config: dict) -> list[str]:
             f"config key 'noise_scale.seeds': {noise['seeds']} networks, but masks exist only for the "
             f"search.n_trials {n_trials} trials (allowed: 1 to {n_trials})"
         )
-    for fig, spec in config["figures"].items():
-        for wl in spec["workloads"]:
-            if wl not in config["workloads"]:
-                known = ", ".join(config["workloads"])
-                problems.append(f"config key 'figures.{fig}.workloads': unknown workload '{wl}' (known: {known})")
     for wl, spec in config["workloads"].items():
         if MODEL_DATASET[spec["model"]] != spec["dataset"]:
             problems.append(
                 f"config key 'workloads.{wl}.model': {spec['model']} is a {MODEL_DATASET[spec['model']]} model, "
                 f"not for dataset {spec['dataset']}"
             )
+        problems += _sparsity_problems(f"workloads.{wl}.sparsities", spec["sparsities"])
+    for fig, spec in config["figures"].items():
+        for wl in spec["workloads"]:
+            if wl in removed.get("workloads", ()):
+                problems.append(
+                    f"config key 'figures.{fig}.workloads': workload '{wl}' is removed (null) in this experiment "
+                    f"(list only its workloads, or set figures.{fig}: null)"
+                )
+            elif wl not in config["workloads"]:
+                known = ", ".join(config["workloads"])
+                problems.append(f"config key 'figures.{fig}.workloads': unknown workload '{wl}' (known: {known})")
     for fig in TRIAL_FIGURES:
         spec = config["figures"].get(fig)
-        if spec is not None and "studies" not in spec:
+        if spec is None:
+            continue
+        if "studies" not in spec:
             problems.append(
                 f"config key 'figures.{fig}': a trial-level figure needs 'studies' ([sparsity, batch size] pairs)"
             )
-        if fig in MOMENTUM_FIGURES and spec is not None:
+        if fig in MOMENTUM_FIGURES:
             for wl in spec["workloads"]:
                 if wl in config["workloads"] and "momentum" not in searched(config["workloads"][wl]):
                     problems.append(
                         f"config key 'figures.{fig}.workloads': {wl} searches no momentum "
                         "(allowed: workloads with optimizer momentum or nesterov)"
                     )
-        for sparsity, batch in (spec or {}).get("studies", []):
-            known = [wl for wl in spec["workloads"] if wl in config["workloads"]]
+        known = [wl for wl in spec["workloads"] if wl in config["workloads"]]
+        for sparsity, batch in spec.get("studies", []):
             if not any(Study(wl, sparsity, batch) in studies(config, [wl]) for wl in known):
                 problems.append(
                     f"config key 'figures.{fig}.studies': [{sparsity}, {batch}] is not a study of {spec['workloads']}"
@@ -114,17 +170,62 @@ def _semantic_problems(config: dict) -> list[str]:
     return problems
 
 
-def load(path: str | Path, schema_path: str | Path) -> dict:
-    return validate(yaml.safe_load(Path(path).read_text()), schema_path)
+def _sparsity_problems(key: str, sparsities) -> list[str]:
+    """Each sparsity names a folder (its percentage): the label must give back exactly the
+    sparsity, and no two sparsities may share one."""
+    problems, labels = [], {}
+    for s in sparsities:
+        if Decimal(repr(float(s))).as_tuple().exponent < -SPARSITY_DECIMALS:
+            problems.append(
+                f"config key '{key}': {s!r} has more than {SPARSITY_DECIMALS} decimals; its results folder "
+                f"could not tell it from a nearby sparsity (allowed: at most {SPARSITY_DECIMALS} decimals, "
+                f"e.g. {round(float(s), SPARSITY_DECIMALS)})"
+            )
+        elif (label := sparsity_label(s)) in labels:
+            problems.append(f"config key '{key}': {labels[label]!r} and {s!r} are the same sparsity ({label}%)")
+        else:
+            labels[label] = s
+    return problems
+
+
+def load(paths, schema_path: str | Path) -> dict:
+    """config.yaml and overlays merged as Snakemake merges --configfile, then validated. For tests
+    and scripts; the workflow itself gets the merged config from Snakemake."""
+    config = {}
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        merge(config, load_yaml(path))
+    return validate(config, schema_path)
+
+
+def load_yaml(path) -> dict:
+    """A config file, with the file and line of a YAML error."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f", line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"config file {path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path}: expected keys at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def merge(config: dict, overlay: dict) -> dict:
+    """Snakemake's --configfile merge: nested mappings merged key by key, anything else replaced."""
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            merge(config[key], value)
+        else:
+            config[key] = value
+    return config
 
 
 def sparsity_label(sparsity: float) -> str:
-    """0.9 -> '90' (percent, as used in paths)."""
-    return f"{round(100 * sparsity, 6):g}"
-
-
-def sparsity_from_label(label: str) -> float:
-    return round(float(label) / 100, 8)
+    """0.9 -> '90' (percent, as used in paths): exact, so distinct sparsities never share a folder."""
+    percent = Decimal(repr(float(sparsity))) * 100
+    return f"{percent.normalize():f}" if percent else "0"
 
 
 def trial_name(trial: int) -> str:

@@ -31,18 +31,6 @@ from .models import forward
 from .search import derived_seed
 
 log = logging.getLogger(__name__)
-TABLE_COLUMNS = [
-    "batch_small",
-    "batch_big",
-    "draws",
-    "networks",
-    "g2",
-    "g2_se",
-    "trace_sigma",
-    "trace_sigma_se",
-    "b_simple",
-    "b_simple_se",
-]
 
 
 def unbiased_estimates(sq_small, sq_big, b_small: int, b_big: int):
@@ -117,65 +105,3 @@ def estimate(sq_norm, n_examples: int, b_small: int, b_big: int, draws: int, see
         "b_simple_se": float(b_simple_se),
         "b_simple_per_seed": per_network.tolist(),
     }
-
-
-def noise_scale_job(
-    dataset_path, mask_paths, out, dataset: str, model: str, sparsity: float, settings: dict, device: str
-) -> None:
-    """Estimate B_simple for the networks (SNIP mask + initialisation) in ``mask_paths``."""
-    from .data import load_tensors
-    from .pipeline import load_network, mask_seed
-    from .results import write_json
-
-    tensors = load_tensors(Path(dataset_path), device)
-    x, y = tensors["train_x"], tensors["train_y"]
-    networks = {}
-    for path in mask_paths:
-        seed = mask_seed(path)
-        saved = load_network(path, seed, sparsity)
-        masks = {k: m.to(device=device, dtype=torch.float32) for k, m in saved["masks"].items()}
-        networks[seed] = ({k: v.to(device) for k, v in saved["params"].items()}, masks)
-
-    def sq_norm(seed, idx):
-        idx = idx.to(device)
-        return masked_sq_norm(model, *networks[seed], x[idx], y[idx])
-
-    start = time.perf_counter()
-    result = estimate(
-        sq_norm, len(x), settings["batch_small"], settings["batch_big"], settings["draws"], sorted(networks)
-    )
-    seconds = time.perf_counter() - start
-    log.info(
-        "sparsity %.4f: B_simple %.1f ± %.1f in %.1f s", sparsity, result["b_simple"], result["b_simple_se"], seconds
-    )
-    write_json(
-        out,
-        {
-            "dataset": dataset,
-            "model": model,
-            "sparsity": sparsity,
-            **result,
-            "seconds": round(seconds, 2),
-            "device": device,
-        },
-    )
-
-
-def noise_table(records: list[dict], workloads: dict) -> pd.DataFrame:
-    """One row per (workload, sparsity): the noise scale of the workload's network at that sparsity."""
-    noise = pd.DataFrame(records)
-    noise["networks"] = noise["seeds"].map(len)
-    noise["sparsity"] = noise["sparsity"].round(8)
-    rows = [
-        {
-            "workload": name,
-            "dataset": spec["dataset"],
-            "model": spec["model"],
-            "optimizer": spec["optimizer"],
-            "sparsity": round(float(s), 8),
-        }
-        for name, spec in workloads.items()
-        for s in spec["sparsities"]
-    ]
-    table = pd.DataFrame(rows).merge(noise, on=["dataset", "model", "sparsity"], how="left", validate="many_to_one")
-    return table[[*rows[0], *TABLE_COLUMNS]]

@@ -1,65 +1,194 @@
-"""Reduction: a study's best trial (lowest steps-to-result), and tidy tables across studies."""
+"""Reduction: a study's best trial (lowest steps-to-result) per goal, and tidy tables across studies.
+
+Records are checked against the identity the experiment expects before they are used: a trial
+of other settings (another goal, other code, another study) is refused, never mixed in.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .results import COMPLETE, STATUSES
+from .identity import IdentityError, differences, trial_identities
+from .results import COMPLETE, STATUSES, read_record
 
-STUDY_COLUMNS = [
-    "workload", "dataset", "model", "optimizer", "schedule", "sparsity", "batch_size", "goal_error",
-    "best_trial", "steps_to_result", "learning_rate", "momentum", "decay_steps", "end_factor",
-    "n_trials", "n_complete", "n_incomplete", "n_infeasible", "n_pruned",
+IDENTITY_COLUMNS = [
+    "workload", "dataset", "model", "optimizer", "schedule", "pruning", "sparsity", "batch_size", "mode",
+    "budget_steps", "eval_every",
 ]  # fmt: skip
+METAPARAMETERS = ["learning_rate", "momentum", "decay_steps", "end_factor"]
+STUDY_COLUMNS = [
+    *IDENTITY_COLUMNS, "n_trials", "goal_error", "best_trial", "steps_to_result", *METAPARAMETERS,
+    *(f"n_{s}" for s in STATUSES), "code",
+]  # fmt: skip
+TRIAL_COLUMNS = [
+    *IDENTITY_COLUMNS, "trial", *METAPARAMETERS, "goal_error", "status", "steps_to_result", "steps_trained",
+    "diverged_at_step", "code",
+]  # fmt: skip
+SORT = ["workload", "sparsity", "batch_size", "goal_error"]
 
 
-def reduce_study(trials: list[dict]) -> dict:
-    """Best trial of one study: the lowest steps-to-result among complete trials, ties to the
-    lowest trial number. steps_to_result is None when no trial reached the goal."""
-    first = trials[0]
-    study = {
-        k: first[k]
-        for k in ("workload", "dataset", "model", "optimizer", "schedule", "sparsity", "batch_size", "goal_error")
-    }
-    for t in trials:
-        if (t["workload"], t["sparsity"], t["batch_size"]) != (
-            study["workload"],
-            study["sparsity"],
-            study["batch_size"],
-        ):
-            raise ValueError(
-                f"trial {t['trial']} belongs to another study: {t['workload']} {t['sparsity']} {t['batch_size']}"
-            )
+def best_trial(trials: list[dict]) -> dict | None:
+    """The trial that reached the goal in the fewest steps, ties to the lowest trial number;
+    ``trials`` are rows with ``trial``, ``status`` and ``steps_to_result``. None if none reached it."""
     complete = [t for t in trials if t["status"] == COMPLETE]
-    best = min(complete, key=lambda t: (t["steps_to_result"], t["trial"])) if complete else None
-    mp = best["metaparameters"] if best else {}
-    study.update(
-        best_trial=best["trial"] if best else None,
-        steps_to_result=best["steps_to_result"] if best else None,
-        learning_rate=mp.get("learning_rate"),
-        momentum=mp.get("momentum"),
-        decay_steps=mp.get("decay_steps"),
-        end_factor=mp.get("end_factor"),
-        n_trials=len(trials),
-    )
-    for status in STATUSES:
-        study[f"n_{status}"] = sum(t["status"] == status for t in trials)
-    return study
+    return min(complete, key=lambda t: (t["steps_to_result"], t["trial"])) if complete else None
+
+
+def check_trials(records: dict, study: dict, redo: str) -> None:
+    """Refuse trial records (path -> record of trial 0, 1, ..., in order) whose identity is not
+    the one ``study`` expects of them; the error names every such file, the keys that differ and
+    how to redo them."""
+    expected = trial_identities(study, range(len(records)))
+    stale = {}
+    for (path, record), want in zip(records.items(), expected):
+        diff = differences(record["identity"], want)
+        if diff:
+            stale[path] = diff
+    if stale:
+        shown = [f"  {path}: {'; '.join(diff)}" for path, diff in list(stale.items())[:10]]
+        more = [f"  ... and {len(stale) - 10} more"] if len(stale) > 10 else []
+        files = " ".join(str(p) for p in stale)
+        raise IdentityError(
+            f"{len(stale)} trial record(s) were made with other settings or code than this experiment's, "
+            "and are not mixed into its results:\n" + "\n".join(shown + more) + f"\nRedo them: rm {files} && {redo}"
+        )
+
+
+def reduce_study(records: dict, study: dict, redo: str = "rerun snakemake") -> dict:
+    """The study record of ``study`` (its identity) from its trial records (path -> record of
+    trial 0, 1, ..., in order), all checked first: per goal, the best trial, its metaparameters
+    and the count of each status."""
+    check_trials(records, study, redo)
+    trials = list(records.values())
+    goals = []
+    for i, goal in enumerate(study["goal_errors"]):
+        rows = [{"trial": t["identity"]["trial"], **t["goals"][i]} for t in trials]
+        best = best_trial(rows)
+        goals.append(
+            {
+                "goal_error": goal,
+                "best_trial": best["trial"] if best else None,
+                "steps_to_result": best["steps_to_result"] if best else None,
+                "metaparameters": trials[best["trial"]]["identity"]["metaparameters"] if best else None,
+                **{f"n_{s}": sum(r["status"] == s for r in rows) for s in STATUSES},
+            }
+        )
+    return {"identity": study, "n_trials": len(trials), "goals": goals}
+
+
+def check_studies(records: dict, expected: list[dict], redo: str) -> None:
+    """Refuse study records (path -> record) that are not the experiment's ``expected`` studies
+    (identity and n_trials), in the same order."""
+    problems = []
+    for (path, record), want in zip(records.items(), expected):
+        found = {**record["identity"], "n_trials": record["n_trials"]}
+        diff = differences(found, want)
+        if diff:
+            problems.append(f"  {path}: {'; '.join(diff)}")
+    if problems:
+        raise IdentityError(
+            "study record(s) made with other settings or code than this experiment's:\n"
+            + "\n".join(problems)
+            + f"\nRedo them: rm {' '.join(str(p) for p, _ in records.items())} && {redo}"
+        )
+
+
+def _identity_row(identity: dict) -> dict:
+    row = {k: identity[k] for k in IDENTITY_COLUMNS if k in identity}
+    return {**row, "pruning": identity["pruning"]["method"], "code": identity["code"]}
 
 
 def study_table(studies: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame(studies, columns=STUDY_COLUMNS)
+    """One row per (study, goal error); metaparameters a workload does not search stay empty."""
+    rows = []
+    for study in studies:
+        for goal in study["goals"]:
+            row = {**_identity_row(study["identity"]), "n_trials": study["n_trials"]}
+            row.update({k: v for k, v in goal.items() if k != "metaparameters"})
+            row.update(goal["metaparameters"] or {})
+            rows.append(row)
+    table = pd.DataFrame(rows, columns=STUDY_COLUMNS)
     for col in ("best_trial", "steps_to_result", "decay_steps"):
         table[col] = table[col].astype("Int64")
-    return table.sort_values(["workload", "sparsity", "batch_size"]).reset_index(drop=True)
+    return table.sort_values(SORT).reset_index(drop=True)
 
 
 def trial_table(trials: list[dict]) -> pd.DataFrame:
-    """One row per trial: study keys, metaparameters, status, steps (no curves)."""
+    """One row per (trial, goal error): identity, metaparameters, status, steps (no curves)."""
     rows = []
     for t in trials:
-        row = {k: v for k, v in t.items() if k not in ("curve", "metaparameters")}
-        row.update(t["metaparameters"])
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    return table.sort_values(["workload", "sparsity", "batch_size", "trial"]).reset_index(drop=True)
+        base = {**_identity_row(t["identity"]), "trial": t["identity"]["trial"], **t["identity"]["metaparameters"]}
+        base.update(steps_trained=t["steps_trained"], diverged_at_step=t["diverged_at_step"])
+        rows += [{**base, **goal} for goal in t["goals"]]
+    table = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+    for col in ("steps_to_result", "decay_steps", "diverged_at_step"):
+        table[col] = table[col].astype("Int64")
+    return table.sort_values([*SORT, "trial"]).reset_index(drop=True)
+
+
+def read_checked_studies(paths, expected: list[dict], redo: str) -> list[dict]:
+    """Study records, in order, checked to be the ``expected`` studies (identity and n_trials)."""
+    records = {p: read_record(p, "study") for p in paths}
+    check_studies(records, expected, redo)
+    return list(records.values())
+
+
+def read_checked_trials(paths, studies: list[dict], redo: str) -> list[dict]:
+    """Trial records of ``studies`` (identity and n_trials each; ``paths`` holds their trials in
+    order, study after study), each checked against the identity its study expects of it."""
+    paths, trials = list(paths), []
+    for study in studies:
+        n = study["n_trials"]
+        records = {p: read_record(p, "trial") for p in paths[:n]}
+        paths = paths[n:]
+        check_trials(records, {k: v for k, v in study.items() if k != "n_trials"}, redo)
+        trials += records.values()
+    return trials
+
+
+def read_checked_noise(paths, expected: list[dict], redo: str) -> list[dict]:
+    """Noise-scale records, in order, checked to be the ``expected`` estimates."""
+    records = []
+    for path, want in zip(paths, expected):
+        record = read_record(path, "noise-scale")
+        diff = differences(record["identity"], want)
+        if diff:
+            raise IdentityError(
+                f"{path} was made with other settings or code than this experiment's: {'; '.join(diff)}. "
+                f"Redo it: rm {path} && {redo}"
+            )
+        records.append(record)
+    return records
+
+
+NOISE_COLUMNS = [
+    "batch_small", "batch_big", "draws", "networks", "g2", "g2_se", "trace_sigma", "trace_sigma_se", "b_simple",
+    "b_simple_se",
+]  # fmt: skip
+
+
+def noise_table(records: list[dict], workloads: dict) -> pd.DataFrame:
+    """One row per (workload, sparsity): the noise scale of the workload's network at that sparsity."""
+    noise = pd.DataFrame(
+        [
+            {
+                **{k: r["identity"][k] for k in ("dataset", "model", "sparsity", "batch_small", "batch_big", "draws")},
+                **{k: r[k] for k in NOISE_COLUMNS if k in r},
+                "networks": len(r["seeds"]),
+            }
+            for r in records
+        ]
+    )
+    rows = [
+        {
+            "workload": name,
+            "dataset": spec["dataset"],
+            "model": spec["model"],
+            "optimizer": spec["optimizer"],
+            "sparsity": float(s),
+        }
+        for name, spec in workloads.items()
+        for s in spec["sparsities"]
+    ]
+    table = pd.DataFrame(rows).merge(noise, on=["dataset", "model", "sparsity"], how="left", validate="many_to_one")
+    return table[[*rows[0], *NOISE_COLUMNS]]

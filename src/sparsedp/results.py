@@ -1,4 +1,4 @@
-"""Result files: atomic writes and the trial record."""
+"""Result files: atomic writes, records that name their kind, and statuses."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ os.umask(_UMASK)
 
 COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED = "complete", "incomplete", "infeasible", "pruned"
 STATUSES = (COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED)
+REBUILD = "Delete it and rerun: Snakemake rebuilds it (and only what depends on it)."
+
+
+class CorruptResult(RuntimeError):
+    """A result file that cannot be read; the message names it and how to rebuild it."""
 
 
 @contextlib.contextmanager
@@ -40,3 +45,14 @@ def write_json(path, obj) -> None:
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def read_record(path, kind: str) -> dict:
+    """A trial, study or noise record, or CorruptResult naming the file and how to rebuild it."""
+    try:
+        record = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise CorruptResult(f"{path}: cannot read this {kind} record ({exc}). {REBUILD}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("identity"), dict):
+        raise CorruptResult(f"{path}: not a {kind} record of this version (no identity). {REBUILD}")
+    return record

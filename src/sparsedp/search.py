@@ -27,12 +27,13 @@ def _log_uniform(u, low, high):
 
 
 def metaparameters(workload: dict, search: dict) -> list[dict]:
-    """Trial k's metaparameters for every k < n_trials, in Sobol order (trial k = point k)."""
+    """Trial k's metaparameters for every k < n_trials, in Sobol order (trial k = point k): only
+    those the workload's optimizer and schedule search."""
     names = searched(workload)
     points = sobol_points(search["n_trials"], len(names))
     trials = []
     for point in points:
-        mp = {"momentum": 0.0, "decay_steps": None, "end_factor": 1.0}
+        mp = {}
         for name, u in zip(names, point):
             if name == "learning_rate":
                 mp[name] = _log_uniform(u, **search["learning_rate"])

@@ -1,27 +1,52 @@
-# Parse-time helpers: config validation, paths and input functions. No torch here.
+# Parse-time helpers: the experiment's results tree, identities, input functions. No torch here.
 # Jobs import the sparsedp package from this checkout's src/ (workflow/scripts/src_path.py).
+import json
 import os
+import re
+import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from sparsedp import config as cfg  # noqa: E402
+from sparsedp import identity  # noqa: E402
 
 cfg.validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
+EXPERIMENT = config["experiment"]
+RESULTS = f"results/{EXPERIMENT}"  # everything of this experiment, and nothing else
+LOGS = f"{RESULTS}/logs"
 N_TRIALS = config["search"]["n_trials"]
 PACK_SIZE = config["training"]["pack_size"]
 PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
 STUDY = "{workload}/sparsity{sparsity}/batch{batch}"
-TRIAL_FILE = f"results/trials/{STUDY}/trial{{trial}}.json"
-MASK_FILE = "results/masks/{dataset}/{model}/sparsity{sparsity}/seed{seed}.pt"
-NOISE_FILE = "results/noise/{dataset}/{model}/sparsity{sparsity}.json"
+DATA_FILE = f"{RESULTS}/data/{{dataset}}.npz"
+MASK_FILE = f"{RESULTS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.pt"
+TRIAL_FILE = f"{RESULTS}/trials/{STUDY}/trial{{trial}}.json"
+STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
+NOISE_FILE = f"{RESULTS}/noise/{{dataset}}/{{model}}/sparsity{{sparsity}}.json"
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+# A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
+SPARSITY = {
+    cfg.sparsity_label(s): float(s) for spec in config["workloads"].values() for s in spec["sparsities"]
+}
+# The command of the rules that compute results (sparsedp/jobs.py). With --use-conda, the
+# environment's python; otherwise the one running Snakemake.
+_CONDA = "conda" in str(getattr(workflow.deployment_settings, "deployment_method", ""))
+JOB = f"{'python' if _CONDA else shlex.quote(sys.executable)} {shlex.quote(workflow.basedir)}/workflow/scripts/job.py"
+# What the jobs need that cannot change a result: an untracked param (a function of the job's
+# files), so changing it redoes nothing.
+OPERATIONAL = {
+    "device": config["device"],
+    "allow_layer_collapse": config["snip"]["allow_layer_collapse"],
+}
 
 
 wildcard_constraints:
     workload=r"[a-z][a-z0-9_]*",
-    sparsity=r"[0-9]+(\.[0-9]+)?",
+    sparsity="|".join(re.escape(label) for label in sorted(SPARSITY, key=len, reverse=True)),
     batch=r"[0-9]+",
     trial=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
     chunk=r"[0-9]{%d}" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
@@ -31,20 +56,21 @@ wildcard_constraints:
     figure=r"fig[0-9]+_[a-z0-9]+",
 
 
+def as_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def study_of(wildcards):
+    return cfg.Study(wildcards.workload, SPARSITY[wildcards.sparsity], int(wildcards.batch))
+
+
 def study_trial_files(study):
-    return [
-        TRIAL_FILE.format(
-            workload=study.workload,
-            sparsity=cfg.sparsity_label(study.sparsity),
-            batch=study.batch_size,
-            trial=cfg.trial_name(k),
-        )
-        for k in range(N_TRIALS)
-    ]
+    path = dict(workload=study.workload, sparsity=cfg.sparsity_label(study.sparsity), batch=study.batch_size)
+    return [TRIAL_FILE.format(trial=cfg.trial_name(k), **path) for k in range(N_TRIALS)]
 
 
 def study_file(study):
-    return f"results/studies/{study.path}.json"
+    return f"{RESULTS}/studies/{study.path}.json"
 
 
 def pack_member(j):
@@ -58,21 +84,28 @@ def chunk_trials(chunk):
     return [t for t in names if int(t) < N_TRIALS]
 
 
-def training_inputs(wildcards, chunk):
-    """The same inputs for a pack and for each of its trials trained alone: Snakemake then
-    sees no change of inputs whichever of the two rules made a trial file."""
+def job_trials(wildcards):
+    """The trial numbers a training job trains: its pack's, or the one trial's."""
+    names = [wildcards.trial] if "trial" in wildcards.keys() else chunk_trials(wildcards.chunk)
+    return [int(t) for t in names]
+
+
+def training_inputs(wildcards):
+    """The data split and each trial's mask. ancient(): they are part of the trial's identity, so
+    a mask rebuilt byte for byte (or a copied results tree) retrains nothing."""
     spec = config["workloads"][wildcards.workload]
+    masks = [
+        MASK_FILE.format(
+            dataset=spec["dataset"],
+            model=spec["model"],
+            sparsity=wildcards.sparsity,
+            seed=cfg.trial_name(k),
+        )
+        for k in job_trials(wildcards)
+    ]
     return {
-        "data": f"results/data/{spec['dataset']}.npz",
-        "masks": [
-            MASK_FILE.format(
-                dataset=spec["dataset"],
-                model=spec["model"],
-                sparsity=wildcards.sparsity,
-                seed=t,
-            )
-            for t in chunk_trials(chunk)
-        ],
+        "data": ancient(DATA_FILE.format(dataset=spec["dataset"])),
+        "masks": [ancient(m) for m in masks],
     }
 
 
@@ -84,34 +117,106 @@ def pack_inputs(wildcards):
     files = [TRIAL_FILE.format(trial=t, **wildcards) for t in trials]
     present = [os.path.exists(f) for f in files]
     if len(trials) < PACK_SIZE or (any(present) and not all(present)):
-        return {"unavailable": "results/.pack-not-applicable"}
-    return training_inputs(wildcards, wildcards.chunk)
+        return {"unavailable": f"{RESULTS}/.pack-not-applicable"}
+    return training_inputs(wildcards)
 
 
-def trial_inputs(wildcards):
-    return training_inputs(wildcards, wildcards.trial[: cfg.TRIAL_DIGITS - PACK_DIGITS])
+def study_identity(wildcards):
+    """Tracked param: what defines the trials of this study (the same for every pack of it)."""
+    return as_json(identity.study_identity(config, study_of(wildcards)))
 
 
-def workload_params(wildcards):
-    return config["workloads"][wildcards.workload]
-
-
-def wildcard_study(wildcards):
-    return cfg.Study(
-        wildcards.workload,
-        cfg.sparsity_from_label(wildcards.sparsity),
-        int(wildcards.batch),
+def training_job(wildcards, input, output, threads):
+    """Untracked param (a function of the job's files): files and operational settings."""
+    trials = job_trials(wildcards)
+    study = study_of(wildcards)
+    checkpoint_file = f"{RESULTS}/checkpoints/{study.path}/{cfg.trial_name(trials[0])}-{cfg.trial_name(trials[-1])}.pt"
+    return as_json(
+        {
+            **OPERATIONAL,
+            "trials": trials,
+            "outputs": list(output),
+            "data": input.data,
+            "masks": list(input.masks),
+            "checkpoint": checkpoint_file,
+            "threads": threads,
+            "training": {
+                k: config["training"][k]
+                for k in ("eval_chunk", "early_exit", "group_examples", "checkpoint_every")
+            },
+        }
     )
 
 
-def study_mode(wildcards):
-    """census for the studies a trial-level figure shows (every trial's true status), else the
-    workload's mode."""
-    return cfg.study_mode(config, wildcard_study(wildcards))
+def mask_identity(wildcards):
+    return as_json(
+        identity.mask_identity(
+            wildcards.dataset,
+            wildcards.model,
+            SPARSITY[wildcards.sparsity],
+            int(wildcards.seed),
+            identity.pruning_settings(config),
+        )
+    )
+
+
+def mask_job(wildcards, input, output, threads):
+    return as_json({**OPERATIONAL, "data": input[0], "output": output[0], "threads": threads})
+
+
+def data_job(wildcards, output):
+    return as_json({"data": config["data"], "output": output[0]})
+
+
+def noise_identity(wildcards):
+    return as_json(
+        identity.noise_identity(config, wildcards.dataset, wildcards.model, SPARSITY[wildcards.sparsity])
+    )
+
+
+def noise_inputs(wildcards):
+    """The training split and the networks (masks + initialisations) of seeds 0..seeds-1."""
+    return {
+        "data": ancient(DATA_FILE.format(dataset=wildcards.dataset)),
+        "masks": [
+            ancient(MASK_FILE.format(seed=cfg.trial_name(k), **wildcards))
+            for k in range(config["noise_scale"]["seeds"])
+        ],
+    }
+
+
+def noise_job(wildcards, input, output, threads):
+    return as_json(
+        {
+            **OPERATIONAL,
+            "data": input.data,
+            "masks": list(input.masks),
+            "output": output[0],
+            "threads": threads,
+        }
+    )
+
+
+def rerun_hint(wildcards, input):
+    """Untracked param: the command that redoes refused records (this run's config files)."""
+    files = " ".join(f"--configfile={shlex.quote(str(f))}" for f in workflow.config_settings.configfiles)
+    return f"snakemake --cores N {files}".strip()
+
+
+def expected_study(wildcards):
+    """Tracked param of a reduction: the identity every trial of the study must carry."""
+    return as_json(identity.study_identity(config, study_of(wildcards)))
+
+
+def expected_studies(studies):
+    """Tracked param of a table: the identity and size of each study it holds, in order."""
+    return as_json(
+        [{**identity.study_identity(config, s), "n_trials": N_TRIALS} for s in studies]
+    )
 
 
 def study_inputs(wildcards):
-    return study_trial_files(wildcard_study(wildcards))
+    return study_trial_files(study_of(wildcards))
 
 
 def figure_table_kind(wildcards):
@@ -122,9 +227,9 @@ def figure_table_kind(wildcards):
 def figure_inputs(wildcards):
     """A figure's table; study-level figures (steps against batch size) also mark each curve's
     critical batch size."""
-    inputs = {"table": f"results/tables/{wildcards.figure}.csv"}
+    inputs = {"table": f"{TABLES}/{wildcards.figure}.csv"}
     if figure_table_kind(wildcards) == "studies":
-        inputs["critical"] = "results/tables/critical_batch.csv"
+        inputs["critical"] = f"{TABLES}/critical_batch.csv"
     return inputs
 
 
@@ -169,25 +274,27 @@ def figure_table_inputs(wildcards):
     return [study_file(s) for s in chosen]
 
 
-def noise_inputs(wildcards):
-    """The training split and the networks (masks + initialisations) of seeds 0..seeds-1."""
-    return {
-        "data": f"results/data/{wildcards.dataset}.npz",
-        "masks": [
-            MASK_FILE.format(seed=cfg.trial_name(k), **wildcards)
-            for k in range(config["noise_scale"]["seeds"])
-        ],
-    }
+def figure_table_studies(wildcards):
+    return expected_studies(cfg.figure_studies(config, wildcards.figure))
 
 
-def noise_files():
-    """One noise-scale file per (dataset, network, sparsity) of any workload: optimizers share it."""
-    networks = {
+# One noise-scale estimate per (dataset, network, sparsity) of any workload: optimizers share it.
+NETWORKS = sorted(
+    {
         (spec["dataset"], spec["model"], cfg.sparsity_label(s))
         for spec in config["workloads"].values()
         for s in spec["sparsities"]
     }
-    return [NOISE_FILE.format(dataset=d, model=m, sparsity=s) for d, m, s in sorted(networks)]
+)
+
+
+def noise_files():
+    return [NOISE_FILE.format(dataset=d, model=m, sparsity=s) for d, m, s in NETWORKS]
+
+
+def noise_expected():
+    """Tracked param of the noise table: the identity of each noise file, in order."""
+    return as_json([identity.noise_identity(config, d, m, SPARSITY[s]) for d, m, s in NETWORKS])
 
 
 def all_trial_files():
@@ -199,14 +306,14 @@ def all_targets():
     # file while the files made from it are up to date, and a lost trial must be retrained.
     targets = all_trial_files()
     targets += [
-        "results/tables/steps_to_result.csv",
-        "results/tables/trials.csv",
-        "results/tables/critical_batch.csv",
-        "results/tables/noise_scale.csv",
-        "results/figures/noise_scale.pdf",
-        "results/figures/noise_scale.png",
-        "results/tables/claims.csv",
+        f"{TABLES}/steps_to_result.csv",
+        f"{TABLES}/trials.csv",
+        f"{TABLES}/critical_batch.csv",
+        f"{TABLES}/noise_scale.csv",
+        f"{FIGURES}/noise_scale.pdf",
+        f"{FIGURES}/noise_scale.png",
+        f"{TABLES}/claims.csv",
     ]
     for figure in config["figures"]:
-        targets += [f"results/figures/{figure}.pdf", f"results/figures/{figure}.png"]
+        targets += [f"{FIGURES}/{figure}.pdf", f"{FIGURES}/{figure}.png"]
     return targets

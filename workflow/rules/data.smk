@@ -1,11 +1,14 @@
+# The train/validation split of a dataset, from its original files (MD5-verified, cached in
+# data.cache and shared by every experiment); where the files come from is no part of it.
 rule dataset:
     output:
-        "results/data/{dataset}.npz",
+        DATA_FILE,
     log:
-        "results/logs/data/{dataset}.log",
+        f"{LOGS}/data/{{dataset}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
-        data=config["data"],
-    script:
-        "../scripts/fetch_dataset.py"
+        identity=lambda wildcards: as_json(identity.data_identity(wildcards.dataset)),
+        job=data_job,
+    shell:
+        "{JOB} data {params.identity:q} {params.job:q} --log {log:q}"

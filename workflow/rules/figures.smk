@@ -4,16 +4,16 @@ rule figure:
     input:
         unpack(figure_inputs),
     output:
-        pdf="results/figures/{figure}.pdf",
+        pdf=f"{FIGURES}/{{figure}}.pdf",
         png=report(
-            "results/figures/{figure}.png",
+            f"{FIGURES}/{{figure}}.png",
             caption="../report/figure.rst",
             category="Figures",
             subcategory=figure_subcategory,
             labels=figure_labels,
         ),
     log:
-        "results/logs/figures/{figure}.log",
+        f"{LOGS}/figures/{{figure}}.log",
     conda:
         "../../envs/pipeline.yaml"
     script:

@@ -8,15 +8,15 @@ rule noise_scale:
     output:
         NOISE_FILE,
     log:
-        "results/logs/noise/{dataset}/{model}/sparsity{sparsity}.log",
+        f"{LOGS}/noise/{{dataset}}/{{model}}/sparsity{{sparsity}}.log",
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
     params:
-        noise_scale=config["noise_scale"],
-        device=config["device"],
-    script:
-        "../scripts/noise_scale.py"
+        identity=noise_identity,
+        job=noise_job,
+    shell:
+        "{JOB} noise_scale {params.identity:q} {params.job:q} --log {log:q}"
 
 
 rule noise_scale_table:
@@ -24,28 +24,30 @@ rule noise_scale_table:
         noise_files(),
     output:
         report(
-            "results/tables/noise_scale.csv",
+            f"{TABLES}/noise_scale.csv",
             caption="../report/noise_scale_table.rst",
             category="Tables",
         ),
     log:
-        "results/logs/tables/noise_scale.log",
+        f"{LOGS}/tables/noise_scale.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
-        workloads=config["workloads"],
+        workloads=as_json(config["workloads"]),
+        expected=noise_expected(),
+        redo=rerun_hint,
     script:
         "../scripts/noise_scale_table.py"
 
 
 rule noise_scale_figure:
     input:
-        noise="results/tables/noise_scale.csv",
-        critical="results/tables/critical_batch.csv",
+        noise=f"{TABLES}/noise_scale.csv",
+        critical=f"{TABLES}/critical_batch.csv",
     output:
-        pdf="results/figures/noise_scale.pdf",
+        pdf=f"{FIGURES}/noise_scale.pdf",
         png=report(
-            "results/figures/noise_scale.png",
+            f"{FIGURES}/noise_scale.png",
             caption="../report/noise_scale.rst",
             category="Figures",
             subcategory="Beyond the paper",
@@ -55,7 +57,7 @@ rule noise_scale_figure:
             },
         ),
     log:
-        "results/logs/figures/noise_scale.log",
+        f"{LOGS}/figures/noise_scale.log",
     conda:
         "../../envs/pipeline.yaml"
     script:

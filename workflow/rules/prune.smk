@@ -2,15 +2,15 @@
 # batch size: trial k of every study starts from seed k's file.
 rule snip_mask:
     input:
-        "results/data/{dataset}.npz",
+        ancient(DATA_FILE),
     output:
         MASK_FILE,
     log:
-        "results/logs/masks/{dataset}/{model}/sparsity{sparsity}/seed{seed}.log",
+        f"{LOGS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
-        snip=config["snip"],
-        device=config["device"],
-    script:
-        "../scripts/snip_mask.py"
+        identity=mask_identity,
+        job=mask_job,
+    shell:
+        "{JOB} mask {params.identity:q} {params.job:q} --log {log:q}"

@@ -1,12 +1,17 @@
+# Reductions and tables: every record read is checked against the identity this experiment
+# expects of it (a tracked param), so results of other settings are refused, never mixed in.
 rule reduce_study:
     input:
         study_inputs,
     output:
-        f"results/studies/{STUDY}.json",
+        STUDY_FILE,
     log:
-        f"results/logs/reduce/{STUDY}.log",
+        f"{LOGS}/reduce/{STUDY}.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        identity=expected_study,
+        redo=rerun_hint,
     script:
         "../scripts/reduce_study.py"
 
@@ -16,18 +21,20 @@ rule steps_to_result_table:
         [study_file(s) for s in cfg.studies(config)],
     output:
         report(
-            "results/tables/steps_to_result.csv",
+            f"{TABLES}/steps_to_result.csv",
             caption="../report/steps_to_result.rst",
             category="Tables",
             subcategory="Studies and trials",
             labels={"table": "steps_to_result.csv", "rows": "one per study"},
         ),
     log:
-        "results/logs/tables/steps_to_result.log",
+        f"{LOGS}/tables/steps_to_result.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
         kind="studies",
+        studies=expected_studies(cfg.studies(config)),
+        redo=rerun_hint,
     script:
         "../scripts/table.py"
 
@@ -37,18 +44,20 @@ rule figure_table:
         figure_table_inputs,
     output:
         report(
-            "results/tables/{figure}.csv",
+            f"{TABLES}/{{figure}}.csv",
             caption="../report/figure_table.rst",
             category="Tables",
             subcategory="Figure data",
             labels=figure_table_labels,
         ),
     log:
-        "results/logs/tables/{figure}.log",
+        f"{LOGS}/tables/{{figure}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
         kind=figure_table_kind,
+        studies=figure_table_studies,
+        redo=rerun_hint,
     script:
         "../scripts/table.py"
 
@@ -58,57 +67,59 @@ rule trials_table:
         all_trial_files(),
     output:
         report(
-            "results/tables/trials.csv",
+            f"{TABLES}/trials.csv",
             caption="../report/trials.rst",
             category="Tables",
             subcategory="Studies and trials",
             labels={"table": "trials.csv", "rows": "one per trial"},
         ),
     log:
-        "results/logs/tables/trials.log",
+        f"{LOGS}/tables/trials.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
         kind="trials",
+        studies=expected_studies(cfg.studies(config)),
+        redo=rerun_hint,
     script:
         "../scripts/table.py"
 
 
 rule critical_batch_table:
     input:
-        "results/tables/steps_to_result.csv",
+        f"{TABLES}/steps_to_result.csv",
     output:
         report(
-            "results/tables/critical_batch.csv",
+            f"{TABLES}/critical_batch.csv",
             caption="../report/critical_batch.rst",
             category="Tables",
             subcategory="Analysis",
             labels={"table": "critical_batch.csv", "rows": "one per curve"},
         ),
     log:
-        "results/logs/tables/critical_batch.log",
+        f"{LOGS}/tables/critical_batch.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
-        analysis=config["analysis"],
+        analysis=as_json(config["analysis"]),
     script:
         "../scripts/critical_batch.py"
 
 
 rule claims_table:
     input:
-        studies="results/tables/steps_to_result.csv",
-        critical="results/tables/critical_batch.csv",
+        studies=f"{TABLES}/steps_to_result.csv",
+        critical=f"{TABLES}/critical_batch.csv",
     output:
         report(
-            "results/tables/claims.csv",
+            f"{TABLES}/claims.csv",
             caption="../report/claims.rst",
             category="Tables",
             subcategory="Analysis",
             labels={"table": "claims.csv", "rows": "one per claim and scope"},
         ),
     log:
-        "results/logs/tables/claims.log",
+        f"{LOGS}/tables/claims.log",
     conda:
         "../../envs/pipeline.yaml"
     script:

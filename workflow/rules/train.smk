@@ -1,8 +1,11 @@
 # Training. A pack of PACK_SIZE consecutive trials of one study is one job (trials trained
-# together); each trial still has its own result file. The two rules share inputs, script and
-# params, so which of them produced a file never triggers a rerun. The mode is census for the
-# studies of trial-level figures (config.study_mode), else the workload's.
+# together); each trial still has its own result file. Both rules run the same command with the
+# same tracked param, the study's identity (the same for every pack), so neither which rule made
+# a trial file nor the pack size ever triggers a rerun.
 ruleorder: train_pack > train_trial
+
+
+TRAIN = "{JOB} train {params.identity:q} {params.job:q} --log {log:q}"
 
 
 rule train_pack:
@@ -11,35 +14,29 @@ rule train_pack:
     output:
         [TRIAL_FILE.replace("{trial}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
     log:
-        f"results/logs/train/{STUDY}/pack{{chunk}}.log",
+        f"{LOGS}/train/{STUDY}/pack{{chunk}}.log",
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
     params:
-        workload=workload_params,
-        training=config["training"],
-        search=config["search"],
-        device=config["device"],
-        mode=study_mode,
-    script:
-        "../scripts/train.py"
+        identity=study_identity,
+        job=training_job,
+    shell:
+        TRAIN
 
 
 rule train_trial:
     input:
-        unpack(trial_inputs),
+        unpack(training_inputs),
     output:
         TRIAL_FILE,
     log:
-        f"results/logs/train/{STUDY}/trial{{trial}}.log",
+        f"{LOGS}/train/{STUDY}/trial{{trial}}.log",
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
     params:
-        workload=workload_params,
-        training=config["training"],
-        search=config["search"],
-        device=config["device"],
-        mode=study_mode,
-    script:
-        "../scripts/train.py"
+        identity=study_identity,
+        job=training_job,
+    shell:
+        TRAIN

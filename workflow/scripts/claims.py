@@ -2,7 +2,7 @@ import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.claims import claims_table
-from sparsedp.pipeline import setup_logging
+from sparsedp.jobs import setup_logging
 from sparsedp.results import atomic_path
 
 setup_logging(snakemake.log[0])

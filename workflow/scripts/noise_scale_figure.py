@@ -1,7 +1,7 @@
 import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
-from sparsedp.pipeline import setup_logging
+from sparsedp.jobs import setup_logging
 from sparsedp.plots import render_noise_scale
 
 setup_logging(snakemake.log[0])

@@ -1,10 +1,14 @@
+import json
+
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
-from sparsedp.noise import noise_table
-from sparsedp.pipeline import setup_logging
-from sparsedp.results import atomic_path, read_json
+from sparsedp.jobs import setup_logging
+from sparsedp.reduce import noise_table, read_checked_noise
+from sparsedp.results import atomic_path
 
 setup_logging(snakemake.log[0])
-table = noise_table([read_json(p) for p in snakemake.input], snakemake.params.workloads)
+expected = json.loads(snakemake.params.expected)
+records = read_checked_noise(snakemake.input, expected, snakemake.params.redo)
+table = noise_table(records, json.loads(snakemake.params.workloads))
 with atomic_path(snakemake.output[0]) as tmp:
     table.to_csv(tmp, index=False)

