@@ -47,7 +47,7 @@ def snip_mask(dataset_path, out, model: str, sparsity: float, seed: int, snip_co
     import torch
 
     from .models import init_parameters
-    from .snip import saliency, snip_masks
+    from .pruning import prune
 
     tensors = data.load_tensors(Path(dataset_path), device)
     params = init_parameters(model, seed)  # trial k is initialised with seed k
@@ -57,8 +57,19 @@ def snip_mask(dataset_path, out, model: str, sparsity: float, seed: int, snip_co
         images, labels = tensors["train_x"][idx], tensors["train_y"][idx]
     else:
         images, labels = tensors["train_x"], tensors["train_y"]
-    scores = saliency(model, {k: v.to(device) for k, v in params.items()}, images, labels, snip_config["batch_size"])
-    masks = snip_masks({k: v.cpu() for k, v in scores.items()}, sparsity, snip_config["params"])
+    on_device = {k: v.to(device) for k, v in params.items()}
+    masks = prune(
+        "snip",
+        model,
+        on_device,
+        sparsity,
+        snip_config["params"],
+        images=images,
+        labels=labels,
+        batch_size=snip_config["batch_size"],
+        seed=seed,
+    )
+    masks = {k: m.cpu() for k, m in masks.items()}
     kept = sum(int(m.sum()) for m in masks.values())
     total = sum(m.numel() for m in masks.values())
     log.info("seed %d sparsity %.4f: kept %d of %d parameters", seed, sparsity, kept, total)
