@@ -6,16 +6,17 @@ import torch
 from sparsedp.baseline import train_plain
 from sparsedp.engine import StudySettings, TrialSpec, count_errors, max_errors, train_study
 from sparsedp.models import init_parameters
+from sparsedp.pruning import prune
 from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
-from sparsedp.snip import saliency, snip_masks
 
 
 def make_specs(mnist, metaparameters, sparsity=0.0):
     specs = []
     for trial, (lr, mom) in enumerate(metaparameters):
         params = init_parameters("simple_cnn", trial)
-        scores = saliency("simple_cnn", params, mnist["train_x"][:100], mnist["train_y"][:100], 100)
-        specs.append(TrialSpec(trial, lr, mom, params, snip_masks(scores, sparsity, "weights")))
+        x, y = mnist["train_x"][:100], mnist["train_y"][:100]
+        masks = prune("snip", "simple_cnn", params, sparsity, "weights", images=x, labels=y, batch_size=100, seed=trial)
+        specs.append(TrialSpec(trial, lr, mom, params, masks))
     return specs
 
 

@@ -31,7 +31,7 @@ PACKAGE = Path(__file__).resolve().parent
 # identities of its inputs: a trial's holds its mask's and its data split's).
 CODE = {
     "data": ("data.py",),
-    "mask": ("models.py", "snip.py", "search.py"),
+    "mask": ("models.py", "pruning.py", "search.py"),
     "trial": ("models.py", "search.py", "engine.py"),
     "noise": ("models.py", "noise.py"),
 }

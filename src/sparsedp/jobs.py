@@ -59,20 +59,13 @@ def prepare_data(identity: dict, job: dict) -> None:
     spec["prepare"](files, Path(job["output"]), identity)
 
 
-def collapsed_layers(masks: dict, scope: str) -> list[str]:
-    """Prunable tensors with no kept entry: the network cannot pass a signal through them."""
-    from .models import prunable
-
-    return [name for name, m in masks.items() if prunable(name, scope) and not bool(m.any())]
-
-
 def make_mask(identity: dict, job: dict) -> None:
-    """Trial ``seed``'s initialisation and its SNIP mask; refused if it prunes a whole layer,
-    unless the config allows that (the file then says which layers)."""
+    """Trial ``seed``'s initialisation and its mask; refused if it prunes a whole layer, unless
+    the config allows that (the file then says which layers)."""
     import torch
 
     from .models import init_parameters
-    from .snip import saliency, snip_masks
+    from .pruning import collapsed_layers, prune
 
     device = choose_device(job["device"])
     pruning, seed = identity["pruning"], identity["seed"]
@@ -85,16 +78,26 @@ def make_mask(identity: dict, job: dict) -> None:
     else:
         images, labels = tensors["train_x"], tensors["train_y"]
     on_device = {k: v.to(device) for k, v in params.items()}
-    scores = saliency(identity["model"], on_device, images, labels, pruning["batch_size"])
-    masks = snip_masks({k: v.cpu() for k, v in scores.items()}, identity["sparsity"], pruning["scope"])
+    masks = prune(
+        pruning["method"],
+        identity["model"],
+        on_device,
+        identity["sparsity"],
+        pruning["scope"],
+        images=images,
+        labels=labels,
+        batch_size=pruning["batch_size"],
+        seed=seed,
+    )
+    masks = {k: m.cpu() for k, m in masks.items()}
     for name, m in masks.items():
         log.info("seed %d sparsity %s: %s kept %d of %d", seed, identity["sparsity"], name, m.sum(), m.numel())
-    collapsed = collapsed_layers(masks, pruning["scope"])
+    collapsed = collapsed_layers(masks)
     if collapsed and not job["allow_layer_collapse"]:
         raise MaskError(
-            f"{job['output']}: at sparsity {identity['sparsity']} SNIP prunes every weight of {', '.join(collapsed)}; "
-            "no trial could learn through it, so no mask is written. Choose a lower sparsity, or set "
-            f"{ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
+            f"{job['output']}: at sparsity {identity['sparsity']} {pruning['method']} prunes every weight of "
+            f"{', '.join(collapsed)}; no trial could learn through it, so no mask is written. Choose a lower "
+            f"sparsity, or set {ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
         )
     saved = {"params": params, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
     with atomic_path(job["output"]) as tmp:

@@ -52,6 +52,9 @@ ARCHITECTURES = {
         ("linear", 64, 10),
     ],
 }
+# The input [C, H, W] each network is built for (Simple-CNN's 1024/3136 flattened features fix 28x28);
+# data-free pruning (SynFlow) feeds it an input of ones.
+INPUT_SHAPES = {"simple_cnn": (1, 28, 28), "simple_cnn_same": (1, 28, 28), "resnet8": (3, 32, 32)}
 TRUNC_NORMAL_STD = 0.87962566103423978  # std of a unit normal truncated at +-2
 
 

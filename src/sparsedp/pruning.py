@@ -1,0 +1,180 @@
+"""Pruning at initialisation: SNIP, random, magnitude, GraSP and SynFlow on the trial-axis models.
+
+Every method scores the N prunable parameters (higher = more worth keeping) and ``prune`` keeps
+the top round(N * (1 - sparsity)) of them globally, so every method hits the sparsity exactly.
+Adding a method is one score function and one entry in METHODS. Parameters outside the scope
+are kept whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from .models import INPUT_SHAPES, forward, prunable
+from .search import derived_seed
+
+GRASP_TEMPERATURE = 200.0  # Wang et al.'s code divides the logits by T = 200 in both gradient passes
+SYNFLOW_ROUNDS = 100  # Tanaka et al.'s SynFlow experiments: 100 rounds, exponential schedule
+
+
+def _batch_losses(model, leaves, images, labels, batch_size, temperature=1.0):
+    """The cross-entropy of logits / temperature, batch by batch, each batch's sum over the mean over all the
+    examples: their total is the mean loss, and any number of examples fits in memory."""
+    n = len(images)
+    for start in range(0, n, batch_size):
+        x, y = images[start : start + batch_size], labels[start : start + batch_size]
+        logits = forward(model, leaves, x.to(next(iter(leaves.values())).dtype))[0] / temperature
+        yield F.cross_entropy(logits, y, reduction="sum") / n
+
+
+def _leaves(params):
+    return {k: v.detach().clone().requires_grad_() for k, v in params.items()}
+
+
+def _loss_gradient(model, leaves, names, images, labels, batch_size, temperature=1.0):
+    grads = {k: torch.zeros_like(leaves[k]) for k in names}
+    for loss in _batch_losses(model, leaves, images, labels, batch_size, temperature):
+        for k, g in zip(names, torch.autograd.grad(loss, [leaves[k] for k in names])):
+            grads[k] += g
+    return grads
+
+
+def snip(model, params, names, *, images, labels, batch_size, **_):
+    """SNIP (Lee et al. 2019): connection sensitivity |dL/dc| at c = 1 for w_eff = c * w, i.e. |g * w|."""
+    grads = _loss_gradient(model, _leaves(params), names, images, labels, batch_size)
+    return {k: (grads[k] * params[k]).abs() for k in names}
+
+
+def random(model, params, names, *, seed, **_):
+    """A uniformly random subset: the scores are a random permutation of 0..N-1 (no ties), drawn on the CPU
+    from the trial's own seed stream, so the mask is the same on every device and independent of the
+    initialisation drawn from the same seed."""
+    gen = torch.Generator().manual_seed(derived_seed(seed, "random-mask"))
+    ranks = torch.randperm(sum(params[k].numel() for k in names), generator=gen)
+    sizes = [params[k].numel() for k in names]
+    return {k: r.view_as(params[k]).to(params[k].device) for k, r in zip(names, ranks.split(sizes))}
+
+
+def magnitude(model, params, names, **_):
+    """|w| at initialisation, ranked globally (layers with a smaller init scale lose more)."""
+    return {k: params[k].abs() for k in names}
+
+
+def hessian_gradient(model, params, names, images, labels, batch_size, temperature=GRASP_TEMPERATURE):
+    """(g, Hg) over ``names``: g the gradient of the tempered mean loss, H its Hessian, Hg by double backprop:
+    the gradient of g_stopped . grad L, one batch at a time (L is a sum over batches, so is Hg)."""
+    leaves = _leaves(params)
+    wrt = [leaves[k] for k in names]
+    g = _loss_gradient(model, leaves, names, images, labels, batch_size, temperature)
+    hg = {k: torch.zeros_like(leaves[k]) for k in names}
+    for loss in _batch_losses(model, leaves, images, labels, batch_size, temperature):
+        z = sum((g[k] * d).sum() for k, d in zip(names, torch.autograd.grad(loss, wrt, create_graph=True)))
+        for k, d in zip(names, torch.autograd.grad(z, wrt)):
+            hg[k] += d
+    return g, hg
+
+
+def grasp(model, params, names, *, images, labels, batch_size, **_):
+    """GraSP (Wang et al. 2020): score S = -theta * Hg; the reference code removes the highest S (the weights
+    whose removal preserves gradient flow best), so keeping the highest theta * Hg = -S is the same.
+    g and H cover the prunable parameters only (in the reference code: conv/linear weights)."""
+    _, hg = hessian_gradient(model, params, names, images, labels, batch_size)
+    return {k: params[k] * hg[k] for k in names}
+
+
+def synflow_scores(model, params, names, masks=None):
+    """|theta * dR/dtheta| with R = 1^T f(1) for the linearised network: |theta| (masked) for every parameter
+    (the reference code takes |.| of all of them, biases too), an input of ones, float64 (R multiplies
+    per-layer sums, which leaves float32's range in deep networks)."""
+    lin = {k: v.detach().double().abs() for k, v in params.items()}
+    for k, m in (masks or {}).items():
+        lin[k] = lin[k] * m
+    lin = {k: v.requires_grad_() for k, v in lin.items()}
+    ones = torch.ones(1, *INPUT_SHAPES[model], dtype=torch.float64, device=lin[names[0]].device)
+    grads = torch.autograd.grad(forward(model, lin, ones).sum(), [lin[k] for k in names])
+    return {k: (g * lin[k]).detach().abs() for k, g in zip(names, grads)}
+
+
+def synflow(model, params, names, *, keep, **_):
+    """SynFlow (Tanaka et al. 2020): data-free and iterative. Round r keeps round(N * d^(r/R)) of the N
+    parameters (d = keep / N: their exponential schedule), rescoring the masked network each round; the
+    last round's scores, with everything pruned before at -inf, give exactly ``keep`` through ``prune``."""
+    n = sum(params[k].numel() for k in names)
+    masks = None
+    for r in range(1, SYNFLOW_ROUNDS + 1):
+        scores = synflow_scores(model, params, names, masks)
+        if masks is not None:
+            # A pruned weight scores 0, as do live ones whose flow vanished: keep them apart, pruned stays pruned.
+            scores = {k: s.masked_fill(~masks[k], -torch.inf) for k, s in scores.items()}
+        if r == SYNFLOW_ROUNDS:
+            return scores
+        masks = _keep_top(scores, names, round(n * (keep / n) ** (r / SYNFLOW_ROUNDS)))
+
+
+class Method(NamedTuple):
+    score: Callable  # (model, params, names, *, keep, images, labels, batch_size, seed) -> {name: scores}
+    label: str
+    needs_data: bool
+
+
+METHODS = {
+    "snip": Method(snip, "SNIP", True),
+    "random": Method(random, "random", False),
+    "magnitude": Method(magnitude, "magnitude", False),
+    "grasp": Method(grasp, "GraSP", True),
+    "synflow": Method(synflow, "SynFlow", False),
+}
+
+
+def _keep_top(scores, names, keep: int) -> dict[str, torch.Tensor]:
+    """The ``keep`` highest scores over all of ``names`` together. A stable sort breaks ties by position
+    (parameter order, then index), so the mask is deterministic; double precision keeps distinct float32
+    scores distinct."""
+    flat = torch.cat([scores[k].flatten() for k in names]).double()
+    kept = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    kept[torch.sort(flat, descending=True, stable=True).indices[:keep]] = True
+    parts = kept.split([scores[k].numel() for k in names])
+    return {k: part.view_as(scores[k]) for k, part in zip(names, parts)}
+
+
+def prune(
+    method: str,
+    model: str,
+    params: dict[str, torch.Tensor],
+    sparsity: float,
+    scope: str,
+    *,
+    images: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 100,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """Boolean masks shaped like ``params`` (leading trial axis 1) keeping exactly round(N * (1 - sparsity)) of
+    the N parameters in ``scope`` ("weights" or "weights_and_biases"), the rest whole. Data-free methods ignore
+    ``images``/``labels``; ``seed`` is the trial's (the random method draws from a stream derived from it)."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity {sparsity} is outside [0, 1)")
+    if method not in METHODS:
+        raise ValueError(f"unknown pruning method {method!r}; known: {', '.join(METHODS)}")
+    if METHODS[method].needs_data and (images is None or labels is None):
+        raise ValueError(f"pruning with {method} needs images and labels")
+    names = [k for k in params if prunable(k, scope)]
+    n = sum(params[k].numel() for k in names)
+    keep = round(n * (1.0 - sparsity))
+    kept = {}
+    if keep < n:  # dense networks need no scores (SynFlow's would cost 100 rounds)
+        scores = METHODS[method].score(
+            model, params, names, keep=keep, images=images, labels=labels, batch_size=batch_size, seed=seed
+        )
+        kept = _keep_top(scores, names, keep)
+    return {k: kept[k] if k in kept else torch.ones_like(v, dtype=torch.bool) for k, v in params.items()}
+
+
+def collapsed_layers(masks: dict[str, torch.Tensor]) -> list[str]:
+    """The weight tensors with no kept entry: no signal passes that layer (layer collapse, Tanaka et al.).
+    A bias pruned whole is not collapse (SNIP over weights and biases prunes zero-initialised biases first)."""
+    return [k for k, m in masks.items() if k.endswith("weight") and not bool(m.any())]
