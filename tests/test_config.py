@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from sparsedp.config import (
@@ -6,7 +8,7 @@ from sparsedp.config import (
     Study,
     figure_studies,
     load,
-    sparsity_from_label,
+    load_yaml,
     sparsity_label,
     studies,
     study_mode,
@@ -16,9 +18,29 @@ from sparsedp.config import (
 from conftest import REPO, SCHEMA, load_config
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/quick.yaml", "config/quick_cifar.yaml"])
-def test_shipped_configs_are_valid(name):
-    load(REPO / name, SCHEMA)
+PRESETS = sorted(str(p.relative_to(REPO)) for p in (REPO / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_shipped_configs_are_valid(preset):
+    config = load_config(*([preset] if preset else []))
+    assert config["experiment"] == ("paper" if preset is None else preset.split("/")[1].removesuffix(".yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_are_overlays_listing_only_what_differs(preset):
+    """A preset merged over config.yaml: no key set to the value config.yaml already has."""
+    paper, overlay = load_yaml(REPO / "config.yaml"), load_yaml(REPO / preset)
+
+    def same(a, b, key):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in a:
+                same(a[k], b.get(k), f"{key}.{k}")
+        else:
+            assert a != b, f"{preset} repeats config.yaml's {key}: {a!r}"
+
+    for key, value in overlay.items():
+        same(value, paper.get(key), key)
 
 
 def test_default_config_is_the_paper_grid():
@@ -30,7 +52,7 @@ def test_default_config_is_the_paper_grid():
     cifar = studies(config, ["cifar_nesterov"])
     assert {s.batch_size for s in cifar} == {2**k for k in range(1, 14)}
     assert {s.sparsity for s in cifar} == {0.0, 0.9}
-    assert config["workloads"]["cifar_nesterov"]["goal_error"] == 0.4
+    assert config["workloads"]["cifar_nesterov"]["goal_errors"] == [0.4]
 
 
 def _set(config, dotted, value):
@@ -53,8 +75,16 @@ BAD = [
     ("workloads.mnist_sgd.batch_sizes", [100], "allowed: 1, 2, 4"),
     ("workloads.mnist_sgd.batch_sizes", [16.5], "allowed: 1, 2, 4"),
     ("workloads.mnist_sgd.batch_sizes", [], "should be non-empty"),
-    ("workloads.mnist_sgd.goal_error", 1.5, "greater than or equal to the maximum of 1"),
-    ("workloads.mnist_sgd.goal_error", 0, "less than or equal to the minimum of 0"),
+    ("workloads.mnist_sgd.goal_errors", [1.5], "greater than or equal to the maximum of 1"),
+    ("workloads.mnist_sgd.goal_errors", [0], "less than or equal to the minimum of 0"),
+    ("workloads.mnist_sgd.goal_errors", [], "should be non-empty"),
+    ("workloads.mnist_sgd.sparsities", [0.9, 0.9000001], r"0.9000001 has more than 5 decimals"),
+    ("workloads.mnist_sgd.sparsities", [0.9999999], r"has more than 5 decimals"),
+    ("search.n_trials", 10.0, "10.0 is not of type 'integer'"),
+    ("snip.batch_size", 100.0, "100.0 is not of type 'integer'"),
+    ("workloads.mnist_sgd.budget_steps", 1000.0, "1000.0 is not of type 'integer'"),
+    ("experiment", "My Run", "does not match"),
+    ("figures.fig1_mnist.workloads", ["mnist_sgd", "gone"], "unknown workload 'gone'"),
     ("workloads.mnist_sgd.budget_steps", -5, "less than the minimum of 1"),
     ("workloads.mnist_sgd.budget_steps", "many", "is not of type 'integer'"),
     ("workloads.mnist_sgd.model", "resnet50", "allowed: simple_cnn, simple_cnn_same, resnet8"),
@@ -101,10 +131,37 @@ def test_bad_config_is_rejected_naming_the_key(config, key, value, message):
     assert f"config key '{reported}" in str(info.value)
 
 
-def test_sparsity_labels_round_trip():
-    for s in (0.0, 0.5, 0.7, 0.9, 0.95, 0.995):
-        assert sparsity_from_label(sparsity_label(s)) == s
-    assert sparsity_label(0.9) == "90" and sparsity_label(0.0) == "0"
+def test_sparsity_labels_are_exact_and_one_to_one():
+    legal = [0.0, 0.5, 0.7, 0.9, 0.95, 0.995, 0.999, 0.99999, 0.12345]
+    labels = [sparsity_label(s) for s in legal]
+    assert labels[:4] == ["0", "50", "70", "90"] and sparsity_label(0.99999) == "99.999"
+    assert [float(Decimal(label) / 100) for label in labels] == legal  # the folder gives back the sparsity
+    assert len(set(labels)) == len(legal)
+
+
+def test_a_workload_removed_by_a_preset_cannot_stay_in_a_figure(config):
+    config["workloads"]["mnist_nesterov"] = None
+    with pytest.raises(ConfigError, match="workload 'mnist_nesterov' is removed"):
+        validate(config, SCHEMA)
+
+
+def test_schema_defaults_fill_what_a_config_leaves_out(config):
+    for key in ("threads", "checkpoint_every", "eval_chunk", "pack_size", "group_examples", "early_exit"):
+        del config["training"][key]
+    del config["device"], config["data"]["sources"], config["snip"]["allow_layer_collapse"]
+    validate(config, SCHEMA)
+    assert config["training"]["threads"] == 1 and config["device"] == "auto"
+    assert config["data"]["sources"] == ["local", "torchvision", "npm"]
+    assert config["snip"]["allow_layer_collapse"] is False
+
+
+def test_a_yaml_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiment: x\nsearch: {n_trials: 10\ntraining: {}\n")
+    with pytest.raises(ConfigError, match=rf"{bad}, line \d+, column \d+: not valid YAML"):
+        load_yaml(bad)
+    with pytest.raises(ConfigError, match="config file .*missing.yaml not found"):
+        load_yaml(tmp_path / "missing.yaml")
 
 
 def test_studies_of_trial_level_figures_are_trained_in_census_mode(config):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, load_config, snakemake, tiny_config
+from conftest import REPO, copy_run, load_config, results, snakemake, tiny_config
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -58,17 +58,16 @@ def test_bad_config_fails_before_any_job_and_touches_nothing(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    config = tiny_config()
-    snakemake(workdir, config, "--cores", "2")
-    return workdir, config
+@pytest.fixture
+def finished_run(tiny_run):
+    return tiny_run
 
 
 def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     workdir, config = finished_run
-    table = pd.read_csv(workdir / "results/tables/steps_to_result.csv")
+    out = results(workdir, config)
+    assert sorted(p.name for p in (workdir / "results").iterdir()) == ["tiny"]  # nothing outside the experiment
+    table = pd.read_csv(out / "tables/steps_to_result.csv")
     workload = config["workloads"]["mnist_momentum"]
     assert len(table) == len(workload["sparsities"]) * len(workload["batch_sizes"])
     assert (table["n_trials"] == 10).all()
@@ -76,25 +75,33 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     # The tiny goal (50% error) is reached by some trial of every study, at an evaluation step.
     assert table["steps_to_result"].notna().all()
     assert (table["steps_to_result"] % config["training"]["eval_every"] == 0).all()
-    trial = json.loads((workdir / "results/trials/mnist_momentum/sparsity90/batch32/trial003.json").read_text())
-    assert trial["trial"] == 3 and trial["sparsity"] == 0.9 and trial["batch_size"] == 32
-    assert trial["status"] in {"complete", "incomplete", "infeasible", "pruned"}
+    trial = json.loads((out / "trials/mnist_momentum/sparsity90/batch32/trial003.json").read_text())
+    identity = trial["identity"]
+    assert identity["trial"] == 3 and identity["sparsity"] == 0.9 and identity["batch_size"] == 32
+    assert identity["goal_errors"] == [0.5] and identity["mask"]["seed"] == 3
+    assert set(identity["metaparameters"]) == {"learning_rate", "momentum"}  # what Momentum searches
+    assert [g["goal_error"] for g in trial["goals"]] == [0.5]
+    assert trial["goals"][0]["status"] in {"complete", "incomplete", "infeasible", "pruned"}
     assert len(trial["curve"]["step"]) == len(trial["curve"]["val_errors"]) > 0
     best = table.loc[(table["sparsity"] == 0.9) & (table["batch_size"] == 32)].iloc[0]
     best_trial = json.loads(
-        (
-            workdir / f"results/trials/mnist_momentum/sparsity90/batch32/trial{int(best['best_trial']):03d}.json"
-        ).read_text()
+        (out / f"trials/mnist_momentum/sparsity90/batch32/trial{int(best['best_trial']):03d}.json").read_text()
     )
-    assert best_trial["status"] == "complete" and best_trial["steps_to_result"] == best["steps_to_result"]
-    trials = pd.read_csv(workdir / "results/tables/trials.csv")
+    assert best_trial["goals"][0] == {"goal_error": 0.5, "status": "complete", "steps_to_result": best["steps_to_result"]}
+    study = json.loads((out / "studies/mnist_momentum/sparsity90/batch32.json").read_text())
+    assert study["n_trials"] == 10 and study["identity"]["search"] == {
+        "learning_rate": config["search"]["learning_rate"],
+        "one_minus_momentum": config["search"]["one_minus_momentum"],
+    }  # only the ranges Momentum searches
+    trials = pd.read_csv(out / "tables/trials.csv")
     assert len(trials) == 40 and set(trials["status"]) <= {"complete", "incomplete", "infeasible", "pruned"}
+    assert trials["code"].nunique() == 1 and (table["code"] == trials["code"].iloc[0]).all()
     for ext in ("pdf", "png"):
-        assert (workdir / f"results/figures/fig1_mnist.{ext}").stat().st_size > 10_000
-    assert "kept" in (workdir / "results/logs/masks/mnist/simple_cnn/sparsity90/seed003.log").read_text()
+        assert (out / f"figures/fig1_mnist.{ext}").stat().st_size > 10_000
+    assert "kept" in (out / "logs/masks/mnist/simple_cnn/sparsity90/seed003.log").read_text()
     for figure in ("fig1_mnist", "fig4_mnist"):
-        assert (workdir / f"results/figures/{figure}.png").stat().st_size > 10_000
-    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+        assert (out / f"figures/{figure}.png").stat().st_size > 10_000
+    claims = pd.read_csv(out / "tables/claims.csv")
     assert set(claims["claim"]) == {"a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd"}
     assert set(claims["holds"]) <= {"yes", "no", "undecided"}
     # Momentum only, two batch sizes: no SGD to compare with, too few points to fit B_crit.
@@ -105,13 +112,13 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
 
 def test_studies_of_figure_4_are_trained_in_census_mode_the_others_in_race_mode(finished_run):
     workdir, config = finished_run
-    trials = pd.read_csv(workdir / "results/tables/trials.csv")
+    trials = pd.read_csv(results(workdir, config) / "tables/trials.csv")
     shown = {(s, b) for s, b in config["figures"]["fig4_mnist"]["studies"]}
     census = trials[[(s, b) in shown for s, b in zip(trials["sparsity"], trials["batch_size"])]]
     assert len(census) == 20 and (census["mode"] == "census").all() and (census["status"] != "pruned").all()
     race = trials.drop(census.index)
     assert len(race) == 20 and (race["mode"] == "race").all()
-    fig4 = pd.read_csv(workdir / "results/tables/fig4_mnist.csv")
+    fig4 = pd.read_csv(results(workdir, config) / "tables/fig4_mnist.csv")
     assert len(fig4) == 20 and set(zip(fig4["sparsity"], fig4["batch_size"])) == shown
 
 
@@ -136,9 +143,9 @@ def test_nothing_is_recomputed_when_everything_exists(finished_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run):
-    workdir, config = finished_run
-    (workdir / "results/trials/mnist_momentum/sparsity90/batch64/trial007.json").unlink()
+def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run, tmp_path):
+    workdir, config = copy_run(finished_run[0], tmp_path / "run"), finished_run[1]
+    (results(workdir, config) / "trials/mnist_momentum/sparsity90/batch64/trial007.json").unlink()
     counts = dry_run(workdir, config)
     assert counts == {
         "train_trial": 1,
@@ -158,13 +165,15 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
 
 def test_noise_scale_table_and_figure(finished_run):
     workdir, config = finished_run
-    table = pd.read_csv(workdir / "results/tables/noise_scale.csv")
+    out = results(workdir, config)
+    table = pd.read_csv(out / "tables/noise_scale.csv")
     assert list(table["sparsity"]) == config["workloads"]["mnist_momentum"]["sparsities"]
     assert (table["batch_big"] == config["noise_scale"]["batch_big"]).all()
     assert (table["b_simple"] > 0).all() and (table["b_simple_se"] > 0).all()
-    record = json.loads((workdir / "results/noise/mnist/simple_cnn/sparsity90.json").read_text())
+    record = json.loads((out / "noise/mnist/simple_cnn/sparsity90.json").read_text())
     assert record["seeds"] == list(range(config["noise_scale"]["seeds"]))
+    assert [m["seed"] for m in record["identity"]["masks"]] == record["seeds"]
     per_network = record["b_simple_per_seed"]
     assert table["b_simple"].iloc[-1] == pytest.approx(sum(per_network) / len(per_network))
     for ext in ("pdf", "png"):
-        assert (workdir / f"results/figures/noise_scale.{ext}").stat().st_size > 10_000
+        assert (out / f"figures/noise_scale.{ext}").stat().st_size > 10_000

@@ -30,12 +30,15 @@ TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
 SPARSITY = {
-    cfg.sparsity_label(s): float(s) for spec in config["workloads"].values() for s in spec["sparsities"]
+    cfg.sparsity_label(s): float(s)
+    for spec in config["workloads"].values()
+    for s in spec["sparsities"]
 }
 # The command of the rules that compute results (sparsedp/jobs.py). With --use-conda, the
 # environment's python; otherwise the one running Snakemake.
 _CONDA = "conda" in str(getattr(workflow.deployment_settings, "deployment_method", ""))
-JOB = f"{'python' if _CONDA else shlex.quote(sys.executable)} {shlex.quote(workflow.basedir)}/workflow/scripts/job.py"
+_PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
+_JOB_SCRIPT = shlex.quote(str(Path(workflow.basedir) / "workflow/scripts/job.py"))
 # What the jobs need that cannot change a result: an untracked param (a function of the job's
 # files), so changing it redoes nothing.
 OPERATIONAL = {
@@ -60,12 +63,20 @@ def as_json(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def job_command(job):
+    """Untracked param (a function of the job's input): the command running sparsedp.jobs.<job>,
+    which names this machine's python and checkout, so moving either redoes nothing."""
+    return lambda wildcards, input: f"{_PYTHON} {_JOB_SCRIPT} {job}"
+
+
 def study_of(wildcards):
     return cfg.Study(wildcards.workload, SPARSITY[wildcards.sparsity], int(wildcards.batch))
 
 
 def study_trial_files(study):
-    path = dict(workload=study.workload, sparsity=cfg.sparsity_label(study.sparsity), batch=study.batch_size)
+    path = dict(
+        workload=study.workload, sparsity=cfg.sparsity_label(study.sparsity), batch=study.batch_size
+    )
     return [TRIAL_FILE.format(trial=cfg.trial_name(k), **path) for k in range(N_TRIALS)]
 
 
@@ -170,7 +181,9 @@ def data_job(wildcards, output):
 
 def noise_identity(wildcards):
     return as_json(
-        identity.noise_identity(config, wildcards.dataset, wildcards.model, SPARSITY[wildcards.sparsity])
+        identity.noise_identity(
+            config, wildcards.dataset, wildcards.model, SPARSITY[wildcards.sparsity]
+        )
     )
 
 
@@ -199,7 +212,9 @@ def noise_job(wildcards, input, output, threads):
 
 def rerun_hint(wildcards, input):
     """Untracked param: the command that redoes refused records (this run's config files)."""
-    files = " ".join(f"--configfile={shlex.quote(str(f))}" for f in workflow.config_settings.configfiles)
+    files = " ".join(
+        f"--configfile={shlex.quote(str(f))}" for f in workflow.config_settings.configfiles
+    )
     return f"snakemake --cores N {files}".strip()
 
 
@@ -210,9 +225,7 @@ def expected_study(wildcards):
 
 def expected_studies(studies):
     """Tracked param of a table: the identity and size of each study it holds, in order."""
-    return as_json(
-        [{**identity.study_identity(config, s), "n_trials": N_TRIALS} for s in studies]
-    )
+    return as_json([{**identity.study_identity(config, s), "n_trials": N_TRIALS} for s in studies])
 
 
 def study_inputs(wildcards):

@@ -10,5 +10,6 @@ rule dataset:
     params:
         identity=lambda wildcards: as_json(identity.data_identity(wildcards.dataset)),
         job=data_job,
+        run=job_command("data"),
     shell:
-        "{JOB} data {params.identity:q} {params.job:q} --log {log:q}"
+        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"

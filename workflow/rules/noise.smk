@@ -15,8 +15,9 @@ rule noise_scale:
     params:
         identity=noise_identity,
         job=noise_job,
+        run=job_command("noise_scale"),
     shell:
-        "{JOB} noise_scale {params.identity:q} {params.job:q} --log {log:q}"
+        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
 
 
 rule noise_scale_table:

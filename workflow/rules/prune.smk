@@ -12,5 +12,6 @@ rule snip_mask:
     params:
         identity=mask_identity,
         job=mask_job,
+        run=job_command("mask"),
     shell:
-        "{JOB} mask {params.identity:q} {params.job:q} --log {log:q}"
+        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"

@@ -5,7 +5,7 @@
 ruleorder: train_pack > train_trial
 
 
-TRAIN = "{JOB} train {params.identity:q} {params.job:q} --log {log:q}"
+TRAIN = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
 
 
 rule train_pack:
@@ -21,6 +21,7 @@ rule train_pack:
     params:
         identity=study_identity,
         job=training_job,
+        run=job_command("train"),
     shell:
         TRAIN
 
@@ -38,5 +39,6 @@ rule train_trial:
     params:
         identity=study_identity,
         job=training_job,
+        run=job_command("train"),
     shell:
         TRAIN
