@@ -1,0 +1,278 @@
+"""Experiments never mix and nothing is retrained for nothing, shown through the `snakemake`
+command on copies of one finished tiny run: what reruns a result, what never does, and what is
+refused (records of other settings, corrupt or unsafe files, collapsed layers)."""
+
+import copy
+import os
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, copy_run, results, snakemake, tiny_config
+
+TRAINING = {"train_pack", "train_trial", "snip_mask", "dataset", "noise_scale"}  # the jobs that compute results
+
+
+def dry_run(workdir, config, *args) -> tuple[dict[str, int], str]:
+    """Snakemake's job counts of a dry run ({} when nothing is to be done) and its output."""
+    proc = snakemake(workdir, config, "-n", *args)
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}, out
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}, out
+
+
+def planned_outputs(out: str, rule: str) -> list[str]:
+    """The output files of every job of ``rule`` in a dry run's listing."""
+    files, current = [], None
+    for line in out.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            current = m[1]
+        elif current == rule and line.startswith("    output: "):
+            files += line.removeprefix("    output: ").split(", ")
+    return sorted(files)
+
+
+def files(tree: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+def tmp_cache(tmp_path) -> str:
+    """The same data cache reached by another path."""
+    link = tmp_path / "cache-link"
+    link.symlink_to(Path(tiny_config()["data"]["cache"]).resolve())
+    return str(link)
+
+
+# Keys that cannot change any result: after a finished run, changing one plans no job at all.
+OPERATIONAL = {
+    "training.threads": 2,
+    "training.checkpoint_every": 100,
+    "training.eval_chunk": 1000,
+    "training.pack_size": 1,
+    "training.group_examples": 64,
+    "training.early_exit": False,
+    "device": "auto",
+    "data.sources": ["npm", "local"],
+    "data.cache": tmp_cache,
+    "data.local_dir": "/nonexistent",
+    "search.decay_steps": {"low": 1, "high": 2},  # not searched by a constant schedule
+    "search.end_factor": {"low": 0.5, "high": 0.6},
+}
+
+
+def _set(config, dotted, value):
+    *parents, last = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
+@pytest.mark.parametrize("key", OPERATIONAL)
+def test_an_operational_key_reruns_nothing(tiny_run, tmp_path, key):
+    workdir, config = tiny_run
+    config = copy.deepcopy(config)
+    value = OPERATIONAL[key]
+    _set(config, key, value(tmp_path) if callable(value) else value)
+    counts, out = dry_run(workdir, config)
+    assert counts == {}, out[-3000:]
+
+
+def test_more_trials_train_only_the_new_trials_and_masks(tiny_run):
+    workdir, config = tiny_run
+    config = copy.deepcopy(config)
+    config["search"]["n_trials"] = 20
+    counts, out = dry_run(workdir, config)
+    assert counts["snip_mask"] == 10 * 2  # seeds 10-19 of both sparsities
+    assert counts["train_pack"] == 4 and "train_trial" not in counts  # one new pack per study
+    trained = planned_outputs(out, "train_pack")
+    assert len(trained) == 40 and all(re.search(r"trial01\d\.json$", f) for f in trained)
+
+
+def test_adding_or_dropping_a_batch_size_touches_only_those_studies(tiny_run):
+    workdir, config = tiny_run
+    config = copy.deepcopy(config)
+    config["workloads"]["mnist_momentum"]["batch_sizes"] = [32, 64, 128]
+    counts, out = dry_run(workdir, config)
+    assert counts["train_pack"] == 2 and "snip_mask" not in counts  # batch 128 at both sparsities
+    assert all("/batch128/" in f for f in planned_outputs(out, "train_pack"))
+    config["workloads"]["mnist_momentum"]["batch_sizes"] = [32]
+    counts, _ = dry_run(workdir, config)
+    assert not set(counts) & TRAINING and counts["steps_to_result_table"] == 1
+
+
+def test_two_experiments_in_one_directory_leave_each_other_untouched(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    first = results(workdir, tiny_run[1])
+    before = files(first)
+    other = tiny_config()
+    other["experiment"] = "other"
+    other["search"]["n_trials"] = 2
+    other["training"]["pack_size"] = 1
+    other["workloads"]["mnist_momentum"].update(goal_errors=[0.6], sparsities=[0.9], batch_sizes=[64])
+    other["figures"]["fig4_mnist"]["studies"] = [[0.9, 64]]
+    snakemake(workdir, other, "--cores", "2")
+    assert files(first) == before
+    assert (workdir / "results/other/tables/steps_to_result.csv").exists()
+    assert sorted(p.name for p in (workdir / "results").iterdir()) == ["other", "tiny"]
+    counts, _ = dry_run(workdir, tiny_run[1])  # and the first experiment is still up to date
+    assert counts == {}
+
+
+def test_without_metadata_a_trial_of_another_goal_is_refused_naming_it(tiny_run, tmp_path):
+    """A trial retrained with another goal is never merged into a study of old-goal trials, with
+    or without Snakemake's metadata: the reduction checks every record's identity."""
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    config = copy.deepcopy(tiny_run[1])
+    shutil.rmtree(workdir / ".snakemake")
+    config["workloads"]["mnist_momentum"]["goal_errors"] = [0.4]
+    study = results(workdir, config) / "trials/mnist_momentum/sparsity90/batch64"
+    (study / "trial007.json").unlink()
+    proc = snakemake(workdir, config, "--cores", "2", check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "9 trial record(s) were made with other settings or code than this experiment's" in message
+    assert f"{study.relative_to(workdir)}/trial000.json: goal_errors: [0.5] (expected [0.4])" in message
+    assert f"rm {study.relative_to(workdir)}/trial000.json" in message and "--configfile=" in message
+    assert not (results(workdir, config) / "tables/steps_to_result.csv").read_text().count("0.4,")
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    """This repository's workflow and package in a temporary folder, to edit its code."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("Snakefile", "config.yaml", "workflow", "src", "profiles"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, repo / name)
+    return repo
+
+
+def dry_run_with(repo, workdir, config):
+    cmd_config = copy.deepcopy(config)
+    proc = snakemake(workdir, cmd_config, "-n", "-s", str(repo / "Snakefile"))
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_run, tmp_path, repo_copy):
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    config = tiny_run[1]
+    assert dry_run_with(repo_copy, workdir, config) == {}
+    # Touching or editing the job command, the wrappers and the table/figure scripts trains nothing.
+    for path in [*(repo_copy / "workflow/scripts").glob("*.py"), repo_copy / "src/sparsedp/jobs.py"]:
+        path.write_text(path.read_text() + "\n# edited\n")
+    assert not set(dry_run_with(repo_copy, workdir, config)) & TRAINING
+    # A comment or docstring in the engine is not code either.
+    engine = repo_copy / "src/sparsedp/engine.py"
+    engine.write_text(engine.read_text().replace('"""Training engine', '"""The training engine', 1) + "# why\n")
+    assert not set(dry_run_with(repo_copy, workdir, config)) & TRAINING
+    # A change of the evaluation code retrains every study, and only trains: masks stay.
+    engine.write_text(engine.read_text().replace("def max_errors(", "EDITED = True\n\n\ndef max_errors(", 1))
+    counts = dry_run_with(repo_copy, workdir, config)
+    assert counts["train_pack"] == 4 and not {"snip_mask", "dataset", "noise_scale"} & set(counts)
+
+
+def _refused(proc, *needles):
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0, message[-2000:]
+    for needle in needles:
+        assert needle in message, (needle, message[-3000:])
+
+
+def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    config = tiny_run[1]
+    out = results(workdir, config)
+    mask = out / "masks/mnist/simple_cnn/sparsity90/seed007.pt"
+    good = mask.read_bytes()
+    before = torch.load(mask, weights_only=True)
+    mask.write_bytes(good[: len(good) // 2])
+    assert dry_run(workdir, config)[0] == {}  # a damaged mask alone triggers nothing
+    study = out / "trials/mnist_momentum/sparsity90/batch64"
+    (study / "trial007.json").unlink()  # its trial lost: retraining it needs the mask
+    kept = {p.name: p.read_bytes() for p in study.glob("trial*.json")}
+    _refused(snakemake(workdir, config, "--cores", "2", check=False),
+             f"{mask.relative_to(workdir)}: cannot read this mask file", "Delete it and rerun")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in study.glob("trial*.json")} == kept  # the other 9 trials stay
+    mask.unlink()
+    snakemake(workdir, config, "--cores", "2")
+    after = torch.load(mask, weights_only=True)  # rebuilt exactly from its seed
+    assert after["identity"] == before["identity"]
+    for part in ("params", "masks"):
+        assert all(torch.equal(after[part][k], before[part][k]) for k in before[part])
+    assert dry_run(workdir, config)[0] == {}
+
+
+def test_a_truncated_data_split_is_named(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    config = tiny_run[1]
+    npz = results(workdir, config) / "data/mnist.npz"
+    npz.write_bytes(npz.read_bytes()[:1000])
+    (results(workdir, config) / "trials/mnist_momentum/sparsity0/batch32/trial004.json").unlink()
+    _refused(snakemake(workdir, config, "--cores", "2", check=False),
+             f"{npz.relative_to(workdir)}: cannot read this prepared data split", "Delete it and rerun")  # fmt: skip
+
+
+class Payload:
+    """Runs a command when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_mask_holding_a_pickled_payload_is_refused_unrun(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run[0], tmp_path / "run")
+    config = tiny_run[1]
+    out = results(workdir, config)
+    mask = out / "masks/mnist/simple_cnn/sparsity0/seed002.pt"
+    saved = torch.load(mask, weights_only=True)
+    marker = tmp_path / "pwned"
+    saved["identity"] = {**saved["identity"], "payload": Payload(marker)}
+    torch.save(saved, mask, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    (out / "trials/mnist_momentum/sparsity0/batch64/trial002.json").unlink()
+    _refused(snakemake(workdir, config, "--cores", "2", check=False),
+             f"{mask.relative_to(workdir)}: refused: it holds Python objects other than tensors")  # fmt: skip
+    assert not marker.exists()
+
+
+def test_colliding_sparsities_are_rejected_before_any_job(tmp_path):
+    config = tiny_config()
+    config["workloads"]["mnist_momentum"]["sparsities"] = [0.9, 0.9000001]
+    _refused(snakemake(tmp_path, config, "-n", check=False),
+             "config key 'workloads.mnist_momentum.sparsities': 0.9000001 has more than 5 decimals")  # fmt: skip
+    assert not (tmp_path / "results").exists()
+
+
+def collapse_config() -> dict:
+    config = tiny_config()
+    config["search"]["n_trials"] = 1
+    config["training"]["pack_size"] = 1
+    config["workloads"]["mnist_momentum"].update(sparsities=[0.999], batch_sizes=[64], budget_steps=16)
+    config["figures"]["fig4_mnist"]["studies"] = [[0.999, 64]]
+    config["noise_scale"]["seeds"] = 1
+    return config
+
+
+def test_a_mask_pruning_a_whole_layer_is_an_error_unless_allowed_and_then_flagged(tmp_path):
+    config = collapse_config()
+    mask = "results/tiny/masks/mnist/simple_cnn/sparsity99.9/seed000.pt"
+    _refused(snakemake(tmp_path, config, "--cores", "2", check=False),
+             f"{mask}: at sparsity 0.999 snip prunes every weight of 3.weight", "allow_layer_collapse: true")  # fmt: skip
+    assert not (tmp_path / mask).exists()
+    config["snip"]["allow_layer_collapse"] = True
+    snakemake(tmp_path, config, "--cores", "2")
+    trial = (tmp_path / "results/tiny/trials/mnist_momentum/sparsity99.9/batch64/trial000.json").read_text()
+    assert '"collapsed_layers": [\n  "3.weight"\n ]' in trial
+    assert torch.load(tmp_path / mask, weights_only=True)["collapsed_layers"] == ["3.weight"]
