@@ -114,3 +114,71 @@ def test_early_exit_evaluation_makes_the_same_decisions_as_a_full_count(mnist):
         "simple_cnn", params, mnist["val_x"], mnist["val_y"], max_errors(0.001, 6000), 700, early_exit=True
     )
     assert int(seen.max()) < 6000
+
+
+# Outcomes of the engine as it was before its split into state, step and evaluation (commit
+# e950a04), on 1024 training and 600 validation examples, one CPU thread: the CPU path must stay
+# bit-identical. Per trial: status, steps_to_result, steps_trained, diverged_at_step, validation
+# errors per evaluation. Float32 counts: another thread count (its reductions sum in another
+# order) changes one of them, and so may another CPU's kernels.
+FIVE = [(0.05, 0.9), (1e-3, 0.9), (1e30, 0.9), (0.02, 0.95), (0.1, 0.5)]
+PINNED = {
+    "momentum_census": [
+        ("complete", 48, 48, None, [136, 126, 94]),
+        ("complete", 64, 64, None, [379, 136, 133, 103]),
+        ("infeasible", None, 16, 2, []),
+        ("complete", 48, 48, None, [271, 144, 109]),
+        ("complete", 32, 32, None, [209, 115]),
+    ],
+    "momentum_race_groups": [
+        ("complete", 48, 48, None, [136, 126, 94]),
+        ("pruned", None, 48, None, [379, 136, 133]),
+        ("infeasible", None, 16, 2, []),
+        ("complete", 48, 48, None, [271, 144, 109]),
+        ("complete", 32, 32, None, [209, 115]),
+    ],
+    "nesterov_decay_grouped": [
+        ("complete", 32, 32, None, [205, 96]),
+        ("incomplete", None, 80, None, [363, 173, 164, 164, 163]),
+        ("infeasible", None, 16, 2, []),
+        ("incomplete", None, 80, None, [347, 226, 171, 172, 172]),
+        ("incomplete", None, 80, None, [231, 124, 115, 110, 113]),
+    ],
+    "sgd_census": [
+        ("complete", 48, 48, None, [250, 198, 81]),
+        ("complete", 32, 32, None, [220, 134]),
+        ("infeasible", None, 16, 2, []),
+    ],
+}
+
+
+def _pinned_case(mnist, name):
+    base = dataclasses.replace(SETTINGS, goal_error=0.2, budget_steps=80)
+    if name == "momentum_census":
+        return make_specs(mnist, FIVE, sparsity=0.7), base
+    if name == "momentum_race_groups":
+        return make_specs(mnist, FIVE, sparsity=0.7), dataclasses.replace(base, mode="race", max_group=2)
+    if name == "nesterov_decay_grouped":
+        specs = make_specs(mnist, FIVE, sparsity=0.7)
+        for spec in specs:
+            spec.decay_steps, spec.end_factor = 40, 0.01
+        return specs, dataclasses.replace(base, optimizer="nesterov", goal_error=0.17, loop_trials=False)
+    specs = make_specs(mnist, [(0.1, 0.0), (0.01, 0.0), (1e30, 0.0)], sparsity=0.7)
+    return specs, dataclasses.replace(base, optimizer="sgd", goal_error=0.3)
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_cpu_outcomes_are_those_of_the_engine_before_its_split(mnist, name, one_thread):
+    small = {k: v[:1024] if k.startswith("train") else v[::10] for k, v in mnist.items()}
+    specs, settings = _pinned_case(mnist, name)
+    outcomes = train_study(specs, small, settings)
+    got = [(o.status, o.steps_to_result, o.steps_trained, o.diverged_at_step, o.curve["val_errors"]) for o in outcomes]
+    assert got == PINNED[name]
