@@ -46,7 +46,8 @@ def make_specs(n, config, optimizer):
     for k, mp in enumerate(metaparameters(workload, search)):
         params = init_parameters("simple_cnn", k)
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
-        specs.append(TrialSpec(k, mp["learning_rate"], mp["momentum"], params, masks))
+        names = ("learning_rate",) if optimizer == "sgd" else ("learning_rate", "momentum")
+        specs.append(TrialSpec(k, {name: mp[name] for name in names}, params, masks))
     return specs
 
 
@@ -65,7 +66,14 @@ def throughput(specs, data, args, batch):
 
     def seconds(fn, budget):
         settings = StudySettings(
-            "simple_cnn", args.optimizer, batch, goal_error=1e-9, budget_steps=budget, eval_every=budget, mode="census"
+            "simple_cnn",
+            args.optimizer,
+            "constant",
+            batch,
+            goal_error=1e-9,
+            budget_steps=budget,
+            eval_every=budget,
+            mode="census",
         )
         return timed(lambda: fn(settings), args.device)[1]
 
@@ -117,6 +125,7 @@ def main():
     settings = StudySettings(
         "simple_cnn",
         args.optimizer,
+        "constant",
         args.study_batch,
         args.goal,
         args.budget,

@@ -10,16 +10,21 @@ from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 from sparsedp.snip import saliency, snip_masks
 
 
-def make_specs(mnist, metaparameters, sparsity=0.0):
+def make_specs(mnist, metaparameters, sparsity=0.0, **extra):
+    """Trial k: (learning rate, momentum) = metaparameters[k]; ``extra`` metaparameters for every trial;
+    momentum left out for SGD (given as None)."""
     specs = []
     for trial, (lr, mom) in enumerate(metaparameters):
         params = init_parameters("simple_cnn", trial)
         scores = saliency("simple_cnn", params, mnist["train_x"][:100], mnist["train_y"][:100], 100)
-        specs.append(TrialSpec(trial, lr, mom, params, snip_masks(scores, sparsity, "weights")))
+        mp = {"learning_rate": lr, **({} if mom is None else {"momentum": mom}), **extra}
+        specs.append(TrialSpec(trial, mp, params, snip_masks(scores, sparsity, "weights")))
     return specs
 
 
-SETTINGS = StudySettings("simple_cnn", "momentum", 32, goal_error=0.3, budget_steps=48, eval_every=16, mode="census")
+SETTINGS = StudySettings(
+    "simple_cnn", "momentum", "constant", 32, goal_error=0.3, budget_steps=48, eval_every=16, mode="census"
+)
 
 
 def test_goal_bound_is_exact():
@@ -83,7 +88,7 @@ def test_engine_matches_torch_optim_sgd_on_a_plain_module(mnist, optimizer):
     """Same trajectory as nn.Module + torch.optim.SGD, checked in float64 so that rounding
     (grouped vs plain convolutions) cannot hide a difference in the update rule."""
     data = {k: v.double() if v.is_floating_point() else v for k, v in mnist.items()}
-    (spec,) = make_specs(mnist, [(0.03, 0.0 if optimizer == "sgd" else 0.9)], sparsity=0.5)
+    (spec,) = make_specs(mnist, [(0.03, None if optimizer == "sgd" else 0.9)], sparsity=0.5)
     spec.params = {k: v.double() for k, v in spec.params.items()}
     settings = dataclasses.replace(
         SETTINGS, optimizer=optimizer, goal_error=0.01, budget_steps=30, eval_every=10, early_exit=False
@@ -159,11 +164,10 @@ def _pinned_case(mnist, name):
     if name == "momentum_race_groups":
         return make_specs(mnist, FIVE, sparsity=0.7), dataclasses.replace(base, mode="race", max_group=2)
     if name == "nesterov_decay_grouped":
-        specs = make_specs(mnist, FIVE, sparsity=0.7)
-        for spec in specs:
-            spec.decay_steps, spec.end_factor = 40, 0.01
-        return specs, dataclasses.replace(base, optimizer="nesterov", goal_error=0.17, loop_trials=False)
-    specs = make_specs(mnist, [(0.1, 0.0), (0.01, 0.0), (1e30, 0.0)], sparsity=0.7)
+        specs = make_specs(mnist, FIVE, sparsity=0.7, decay_steps=40, end_factor=0.01)
+        settings = dataclasses.replace(base, optimizer="nesterov", schedule="linear_decay", loop_trials=False)
+        return specs, dataclasses.replace(settings, goal_error=0.17)
+    specs = make_specs(mnist, [(0.1, None), (0.01, None), (1e30, None)], sparsity=0.7)
     return specs, dataclasses.replace(base, optimizer="sgd", goal_error=0.3)
 
 

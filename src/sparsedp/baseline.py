@@ -20,10 +20,12 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
     with torch.no_grad():
         for k, m in masks.items():
             params[k].mul_(m)
+    if settings.schedule != "constant":
+        raise ValueError("the plain loop has the constant schedule only")
     opt = torch.optim.SGD(
         model.parameters(),
-        lr=spec.learning_rate,
-        momentum=spec.momentum,
+        lr=spec.metaparameters["learning_rate"],
+        momentum=spec.metaparameters.get("momentum", 0.0),
         nesterov=settings.optimizer == "nesterov",
     )
     gen = torch.Generator().manual_seed(derived_seed(spec.trial, "data-order"))

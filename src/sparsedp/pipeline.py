@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from . import data
-from .config import sparsity_from_label
+from .config import searched, sparsity_from_label
 from .results import atomic_path, read_json, write_json
 from .search import derived_seed, metaparameters
 
@@ -137,10 +137,7 @@ def train_trials(
         specs.append(
             TrialSpec(
                 trial=key["trial"],
-                learning_rate=mp["learning_rate"],
-                momentum=mp["momentum"],
-                decay_steps=mp["decay_steps"],
-                end_factor=mp["end_factor"],
+                metaparameters={name: mp[name] for name in searched(workload)},
                 params=saved["params"],
                 masks=saved["masks"],
             )
@@ -148,6 +145,7 @@ def train_trials(
     settings = StudySettings(
         model=workload["model"],
         optimizer=workload["optimizer"],
+        schedule=workload["schedule"],
         batch_size=keys[0]["batch_size"],
         goal_error=workload["goal_error"],
         budget_steps=workload["budget_steps"],
