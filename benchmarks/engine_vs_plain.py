@@ -70,7 +70,7 @@ def throughput(specs, data, args, batch):
             args.optimizer,
             "constant",
             batch,
-            goal_error=1e-9,
+            goal_errors=(1e-9,),
             budget_steps=budget,
             eval_every=budget,
             mode="census",
@@ -127,7 +127,7 @@ def main():
         args.optimizer,
         "constant",
         args.study_batch,
-        args.goal,
+        (args.goal,),
         args.budget,
         args.eval_every,
         mode="race",
@@ -148,7 +148,7 @@ def main():
     )
 
     def best(outcomes):
-        done = [(o.steps_to_result, o.trial) for o in outcomes if o.status == "complete"]
+        done = [(o.steps_to_result[0], o.trial) for o in outcomes if o.status[0] == "complete"]
         return min(done) if done else None
 
     print("\n(3) results")
@@ -166,7 +166,8 @@ def main():
         print("IDENTICAL" if all(same) else f"DIFFERENT for trials {[p.trial for p, s in zip(plain, same) if not s]}")
         for p, c in zip(plain, census):
             print(
-                f"  trial {p.trial:3d}: plain {p.status:>10} {p.steps_to_result!s:>5}   engine {c.status:>10} {c.steps_to_result!s:>5}"
+                f"  trial {p.trial:3d}: plain {p.status[0]:>10} {p.steps_to_result[0]!s:>5}   "
+                f"engine {c.status[0]:>10} {c.steps_to_result[0]!s:>5}"
             )
 
 

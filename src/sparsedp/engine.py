@@ -8,9 +8,12 @@ models.forward). Finished trials are dropped from the tensors as they finish.
 A group of trials is a GroupState; ``train_step`` advances it by one step and ``evaluate``
 decides, every eval_every steps, which of its trials are finished.
 
-Statuses: complete (goal reached at steps_to_result), incomplete (budget spent), infeasible
-(non-finite training loss), pruned (race mode: stopped at the step where another trial of the
-study had already reached the goal, so it could not have beaten that trial).
+One run gives steps-to-result at several goal errors (``goal_errors``): a trial trains until
+it reaches the tightest goal, and records the first evaluation step at which it reached each.
+Statuses, per goal: complete (goal reached at steps_to_result), incomplete (budget spent),
+infeasible (non-finite training loss before the goal was reached), pruned (race mode: stopped
+at the step where another trial of the study had already reached the tightest goal, so it
+could not have beaten that trial at any goal).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class StudySettings:
     optimizer: str  # a key of OPTIMIZERS
     schedule: str  # a key of SCHEDULES
     batch_size: int
-    goal_error: float
+    goal_errors: tuple[float, ...]  # steps-to-result at each of these, from one run
     budget_steps: int
     eval_every: int
     mode: str = "race"  # race | census
@@ -55,8 +58,8 @@ class StudySettings:
 @dataclass
 class TrialOutcome:
     trial: int
-    status: str = INCOMPLETE
-    steps_to_result: int | None = None
+    status: list[str]  # per goal of settings.goal_errors
+    steps_to_result: list[int | None]  # per goal: the first evaluation step at which it was met
     steps_trained: int = 0
     diverged_at_step: int | None = None
     curve: dict = field(default_factory=lambda: {"step": [], "val_errors": [], "val_examples": [], "train_loss": []})
@@ -174,7 +177,7 @@ class GroupState:
     loss_sum: torch.Tensor  # [T] finite training losses since the last evaluation
     since_eval: int  # steps since the last evaluation
     diverged_at: torch.Tensor  # [T] long: the step (from 0) of the first non-finite loss, -1 if none
-    best: int | None  # the first step at which a trial of this group reached the goal
+    best: int | None  # the first step at which a trial of this group reached the tightest goal
 
     def keep(self, rows: list[int]) -> None:
         """Keep only the trials at ``rows``."""
@@ -252,44 +255,64 @@ def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Te
 
 def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes: dict, loop: bool) -> list[int]:
     """Decide every trial's fate at this step: record it in ``outcomes``; return the rows of
-    the trials that train on."""
+    the trials that train on.
+
+    Errors are counted against the loosest goal's bound, which decides every goal: a count
+    that passes it meets none, a full count decides all.
+    """
     step = state.step
     diverged_at = state.diverged_at.tolist()
     mean_loss = (state.loss_sum / state.since_eval).tolist()
     state.loss_sum.zero_()
     state.since_eval = 0
-    bound = max_errors(settings.goal_error, len(data["val_x"]))
+    bounds = [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
+    loosest, tightest = max(bounds), min(bounds)
     healthy = [i for i, d in enumerate(diverged_at) if d < 0]
     errors, seen = torch.zeros(len(state.trials), dtype=torch.long), torch.zeros(len(state.trials), dtype=torch.long)
     if healthy:
         params = state.params if len(healthy) == len(state.trials) else {k: v[healthy] for k, v in state.params.items()}
         e, s = count_errors(
-            settings.model, params, data["val_x"], data["val_y"], bound, settings.eval_chunk, settings.early_exit, loop
+            settings.model,
+            params,
+            data["val_x"],
+            data["val_y"],
+            loosest,
+            settings.eval_chunk,
+            settings.early_exit,
+            loop,
         )
         errors[healthy], seen[healthy] = e, s
-    met = [diverged_at[i] < 0 and int(errors[i]) <= bound for i in range(len(state.trials))]
-    race_over = settings.mode == "race" and (any(met) or (stop_at is not None and step >= stop_at))
+    done = [diverged_at[i] < 0 and int(errors[i]) <= tightest for i in range(len(state.trials))]
+    race_over = settings.mode == "race" and (any(done) or (stop_at is not None and step >= stop_at))
     rows = []
     for i, trial in enumerate(state.trials):
         out = outcomes[trial]
         out.steps_trained = step
         if diverged_at[i] >= 0:
-            out.status, out.diverged_at_step = INFEASIBLE, diverged_at[i] + 1
+            out.diverged_at_step = diverged_at[i] + 1
+            _finish(out, INFEASIBLE)
             continue
         out.curve["step"].append(step)
         out.curve["val_errors"].append(int(errors[i]))
         out.curve["val_examples"].append(int(seen[i]))
         out.curve["train_loss"].append(mean_loss[i])
-        if met[i]:
-            out.status, out.steps_to_result = COMPLETE, step
+        for j, bound in enumerate(bounds):
+            if out.steps_to_result[j] is None and int(errors[i]) <= bound:
+                out.status[j], out.steps_to_result[j] = COMPLETE, step
+        if done[i]:  # every goal is reached now
             state.best = step if state.best is None else min(state.best, step)
         elif race_over:
-            out.status = PRUNED
+            _finish(out, PRUNED)
         elif step >= settings.budget_steps:
-            out.status = INCOMPLETE
+            _finish(out, INCOMPLETE)
         else:
             rows.append(i)
     return rows
+
+
+def _finish(out: TrialOutcome, status: str) -> None:
+    """A stopped trial: ``status`` for every goal it has not reached."""
+    out.status = [COMPLETE if steps is not None else status for steps in out.steps_to_result]
 
 
 def train_study(
@@ -301,12 +324,15 @@ def train_study(
     they were when it stopped.
 
     Groups of ``settings.max_group`` trials run one after the other; in race mode the best
-    step found so far (``stop_at``, also accepted from outside) bounds every later trial.
+    step at the tightest goal found so far (``stop_at``, also accepted from outside) bounds
+    every later trial.
 
     ``checkpoint`` (a checkpoint.Checkpoint) saves the loop's state at intervals, and a run
     that finds its own checkpoint resumes from it.
     """
     n_train, batch = len(data["train_x"]), settings.batch_size
+    if not settings.goal_errors:
+        raise ValueError("no goal errors")
     if batch > n_train:
         raise ValueError(f"batch size {batch} exceeds the {n_train} training examples")
     loop = settings.loop_trials if settings.loop_trials is not None else torch.device(device).type == "cpu"
@@ -318,7 +344,8 @@ def train_study(
         first, stop_at = saved["start"], saved["stop_at"]
     for start in range(first, len(specs), group_size):
         group = specs[start : start + group_size]
-        outcomes.update({s.trial: TrialOutcome(s.trial) for s in group})
+        goals = len(settings.goal_errors)
+        outcomes.update({s.trial: TrialOutcome(s.trial, [INCOMPLETE] * goals, [None] * goals) for s in group})
         if saved is not None:
             state = checkpoint.restore(saved, outcomes, final_params, device)
             saved = None

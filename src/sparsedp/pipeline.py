@@ -147,7 +147,7 @@ def train_trials(
         optimizer=workload["optimizer"],
         schedule=workload["schedule"],
         batch_size=keys[0]["batch_size"],
-        goal_error=workload["goal_error"],
+        goal_errors=(workload["goal_error"],),
         budget_steps=workload["budget_steps"],
         eval_every=training["eval_every"],
         mode=mode,
@@ -175,13 +175,13 @@ def train_trials(
             "eval_every": training["eval_every"],
             "mode": mode,
             "n_validation": len(tensors["val_x"]),
-            "status": outcome.status,
-            "steps_to_result": outcome.steps_to_result,
+            "status": outcome.status[0],
+            "steps_to_result": outcome.steps_to_result[0],
             "steps_trained": outcome.steps_trained,
             "diverged_at_step": outcome.diverged_at_step,
             "curve": outcome.curve,
         }
-        log.info("trial %d: %s at step %s", key["trial"], outcome.status, outcome.steps_trained)
+        log.info("trial %d: %s at step %s", key["trial"], outcome.status[0], outcome.steps_trained)
         write_json(out_path, record)
     checkpoint.remove()  # only now: a kill while writing the records still finds it
 
