@@ -21,16 +21,17 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from sparsedp.baseline import train_plain  # noqa: E402
+from sparsedp.config import load  # noqa: E402
 from sparsedp.data import load_tensors  # noqa: E402
 from sparsedp.engine import StudySettings, TrialSpec, train_study  # noqa: E402
+from sparsedp.identity import data_identity  # noqa: E402
+from sparsedp.jobs import prepare_data  # noqa: E402
 from sparsedp.models import init_parameters  # noqa: E402
-from sparsedp.pipeline import fetch_dataset  # noqa: E402
 from sparsedp.search import metaparameters  # noqa: E402
 
 
@@ -46,7 +47,7 @@ def make_specs(n, config, optimizer):
     for k, mp in enumerate(metaparameters(workload, search)):
         params = init_parameters("simple_cnn", k)
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
-        specs.append(TrialSpec(k, mp["learning_rate"], mp["momentum"], params, masks))
+        specs.append(TrialSpec(k, mp, params, masks))
     return specs
 
 
@@ -65,7 +66,14 @@ def throughput(specs, data, args, batch):
 
     def seconds(fn, budget):
         settings = StudySettings(
-            "simple_cnn", args.optimizer, batch, goal_error=1e-9, budget_steps=budget, eval_every=budget, mode="census"
+            "simple_cnn",
+            args.optimizer,
+            "constant",
+            batch,
+            goal_errors=(1e-9,),
+            budget_steps=budget,
+            eval_every=budget,
+            mode="census",
         )
         return timed(lambda: fn(settings), args.device)[1]
 
@@ -85,7 +93,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--config", default=str(REPO / "config/quick.yaml"), help="search space and data settings")
+    parser.add_argument(
+        "--config", default=str(REPO / "config/quick.yaml"), help="preset (over config.yaml): search space, data"
+    )
     parser.add_argument("--optimizer", default="momentum")
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--throughput-batches", default="16,128,1024")
@@ -98,11 +108,11 @@ def main():
     parser.add_argument("--skip-census", action="store_true", help="do not check every trial in census mode")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = load([REPO / "config.yaml", args.config], REPO / "workflow/schemas/config.schema.yaml")
     eval_chunk = args.eval_chunk or config["training"]["eval_chunk"]
-    npz = REPO / "results/data/mnist.npz"
+    npz = REPO / "results/benchmark/data/mnist.npz"
     if not npz.exists():
-        fetch_dataset("mnist", npz, config["data"])
+        prepare_data(data_identity("mnist"), {"data": config["data"], "output": str(npz)})
     data = load_tensors(npz, args.device)
     specs = make_specs(args.trials, config, args.optimizer)
     name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else f"CPU, {args.threads} threads"
@@ -117,8 +127,9 @@ def main():
     settings = StudySettings(
         "simple_cnn",
         args.optimizer,
+        "constant",
         args.study_batch,
-        args.goal,
+        (args.goal,),
         args.budget,
         args.eval_every,
         mode="race",
@@ -139,7 +150,7 @@ def main():
     )
 
     def best(outcomes):
-        done = [(o.steps_to_result, o.trial) for o in outcomes if o.status == "complete"]
+        done = [(o.steps_to_result[0], o.trial) for o in outcomes if o.status[0] == "complete"]
         return min(done) if done else None
 
     print("\n(3) results")
@@ -157,7 +168,8 @@ def main():
         print("IDENTICAL" if all(same) else f"DIFFERENT for trials {[p.trial for p, s in zip(plain, same) if not s]}")
         for p, c in zip(plain, census):
             print(
-                f"  trial {p.trial:3d}: plain {p.status:>10} {p.steps_to_result!s:>5}   engine {c.status:>10} {c.steps_to_result!s:>5}"
+                f"  trial {p.trial:3d}: plain {p.status[0]:>10} {p.steps_to_result[0]!s:>5}   "
+                f"engine {c.status[0]:>10} {c.steps_to_result[0]!s:>5}"
             )
 
 

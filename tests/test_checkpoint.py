@@ -42,7 +42,7 @@ def race(mnist):
     # A good trial, a slow one, a diverging one and two more, in groups of two (race bound
     # carried from group to group), evaluated every 16 steps, checkpointed every 5.
     specs = make_specs(mnist, [(0.05, 0.9), (1e-3, 0.9), (1e30, 0.9), (0.02, 0.95), (0.1, 0.5)], sparsity=0.7)
-    settings = dataclasses.replace(SETTINGS, goal_error=0.3, budget_steps=64, mode="race", max_group=2)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.3,), budget_steps=64, mode="race", max_group=2)
     return specs, settings
 
 
@@ -65,7 +65,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_bit_identically(tmp_path, small
         resumed = train_study(specs, small, settings, final_params=params, checkpoint=Checkpoint(path, key, 5))
     assert "resuming from checkpoint" in caplog.text
     assert [dataclasses.asdict(o) for o in resumed] == [dataclasses.asdict(o) for o in expected]
-    assert {o.status for o in expected} >= {"complete", "infeasible"}
+    assert {o.status[0] for o in expected} >= {"complete", "infeasible"}
     assert params.keys() == expected_params.keys()
     for trial, tensors in expected_params.items():
         for name, value in tensors.items():

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from sparsedp.data import CIFAR10_MD5, DataError, fetch, prepare_cifar10, read_cifar_batch
-from sparsedp.engine import StudySettings, TrialSpec, _Group
+from sparsedp.data import DataError, prepare_cifar10, read_cifar_batch
+from sparsedp.engine import SCHEDULES
+from sparsedp.fetch import CIFAR10_MD5, fetch
 from sparsedp.models import forward, init_parameters, parameter_shapes, reference_module
 
 
@@ -40,7 +41,7 @@ def test_prepare_splits_45k_5k_and_standardises_per_channel(tmp_path):
     for i in range(1, 6):
         files[f"data_batch_{i}.bin"] = tmp_path / f"data_batch_{i}.bin"
         write_records(files[f"data_batch_{i}.bin"], rng.integers(0, 10, 10000).tolist(), rng)
-    prepare_cifar10(files, tmp_path / "cifar10.npz")
+    prepare_cifar10(files, tmp_path / "cifar10.npz", {"dataset": "cifar10"})
     arrays = np.load(tmp_path / "cifar10.npz")
     assert arrays["train_images"].shape == (45000, 3, 32, 32) and arrays["val_images"].shape == (5000, 3, 32, 32)
     assert arrays["mean"].shape == (3,) and arrays["std"].shape == (3,)
@@ -73,14 +74,8 @@ def test_resnet8_parameter_count_and_output_shape():
 
 
 def test_linear_decay_schedule_values():
-    params = {k: v for k, v in init_parameters("simple_cnn", 0).items()}
-    masks = {k: torch.ones_like(v, dtype=torch.bool) for k, v in params.items()}
-    specs = [
-        TrialSpec(0, 0.1, 0.9, params, masks, decay_steps=1000, end_factor=0.01),
-        TrialSpec(1, 0.5, 0.9, params, masks),  # constant
-    ]
-    group = _Group(specs, StudySettings("simple_cnn", "nesterov", 8, 0.1, 10, 5), "cpu")
+    decay, constant = SCHEDULES["linear_decay"][1], SCHEDULES["constant"][1]
+    mp = {k: torch.tensor([v]) for k, v in dict(learning_rate=0.1, decay_steps=1000.0, end_factor=0.01).items()}
     for step, expected in [(0, 0.1), (500, 0.1 * (0.01 + 0.99 * 0.5)), (1000, 0.001), (5000, 0.001)]:
-        lrs = group.learning_rates(step)
-        assert float(lrs[0]) == pytest.approx(expected, rel=1e-6)
-        assert float(lrs[1]) == pytest.approx(0.5)
+        assert float(decay(mp, step)[0]) == pytest.approx(expected, rel=1e-6)
+        assert float(constant({"learning_rate": torch.tensor([0.5])}, step)[0]) == pytest.approx(0.5)

@@ -7,7 +7,6 @@ from sparsedp.config import (
     ConfigError,
     Study,
     figure_studies,
-    load,
     load_yaml,
     sparsity_label,
     studies,
@@ -16,7 +15,6 @@ from sparsedp.config import (
 )
 
 from conftest import REPO, SCHEMA, load_config
-
 
 PRESETS = sorted(str(p.relative_to(REPO)) for p in (REPO / "config").glob("*.yaml"))
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from sparsedp import data
-from sparsedp.data import DataError, fetch, read_idx
+from sparsedp.data import DataError, read_idx
+from sparsedp.fetch import MNIST_MD5, fetch
 
 from conftest import DATA_CACHE
 
@@ -49,7 +50,7 @@ def test_altered_cached_file_is_an_error_naming_the_file(tmp_path, mnist_npz):
     good = (DATA_CACHE / "mnist" / name).read_bytes()
     (tmp_path / name).write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
     with pytest.raises(DataError, match=f"{name}: MD5 .* does not match"):
-        fetch({name: data.MNIST_MD5[name]}, tmp_path, ["local"])
+        fetch({name: MNIST_MD5[name]}, tmp_path, ["local"])
 
 
 def test_truncated_local_copy_is_rejected_and_never_used(tmp_path, mnist_npz):
@@ -58,7 +59,7 @@ def test_truncated_local_copy_is_rejected_and_never_used(tmp_path, mnist_npz):
     local.mkdir()
     (local / name).write_bytes((DATA_CACHE / "mnist" / name).read_bytes()[:5000])
     with pytest.raises(DataError, match=f"{name} from {local} .*: MD5 .* does not match"):
-        fetch({name: data.MNIST_MD5[name]}, tmp_path / "cache", ["local"], local_dir=local)
+        fetch({name: MNIST_MD5[name]}, tmp_path / "cache", ["local"], local_dir=local)
     assert not (tmp_path / "cache" / name).exists()
 
 

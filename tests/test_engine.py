@@ -10,17 +10,22 @@ from sparsedp.pruning import prune
 from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 
 
-def make_specs(mnist, metaparameters, sparsity=0.0):
+def make_specs(mnist, metaparameters, sparsity=0.0, **extra):
+    """Trial k: (learning rate, momentum) = metaparameters[k]; ``extra`` metaparameters for every trial;
+    momentum left out for SGD (given as None)."""
     specs = []
     for trial, (lr, mom) in enumerate(metaparameters):
         params = init_parameters("simple_cnn", trial)
         x, y = mnist["train_x"][:100], mnist["train_y"][:100]
         masks = prune("snip", "simple_cnn", params, sparsity, "weights", images=x, labels=y, batch_size=100, seed=trial)
-        specs.append(TrialSpec(trial, lr, mom, params, masks))
+        mp = {"learning_rate": lr, **({} if mom is None else {"momentum": mom}), **extra}
+        specs.append(TrialSpec(trial, mp, params, masks))
     return specs
 
 
-SETTINGS = StudySettings("simple_cnn", "momentum", 32, goal_error=0.3, budget_steps=48, eval_every=16, mode="census")
+SETTINGS = StudySettings(
+    "simple_cnn", "momentum", "constant", 32, goal_errors=(0.3,), budget_steps=48, eval_every=16, mode="census"
+)
 
 
 def test_goal_bound_is_exact():
@@ -34,42 +39,42 @@ def test_statuses_complete_incomplete_and_forced_divergence(mnist):
     # A good learning rate, one too small to learn anything in 48 steps, one that diverges.
     specs = make_specs(mnist, [(0.05, 0.9), (1e-6, 0.9), (1e30, 0.9)])
     good, slow, diverged = train_study(specs, mnist, SETTINGS)
-    assert good.status == COMPLETE and good.steps_to_result in (16, 32, 48)
+    assert good.status[0] == COMPLETE and good.steps_to_result[0] in (16, 32, 48)
     assert good.curve["val_errors"][-1] <= max_errors(0.3, 6000)
-    assert slow.status == INCOMPLETE and slow.steps_to_result is None and slow.steps_trained == 48
-    assert diverged.status == INFEASIBLE and diverged.steps_to_result is None
+    assert slow.status[0] == INCOMPLETE and slow.steps_to_result[0] is None and slow.steps_trained == 48
+    assert diverged.status[0] == INFEASIBLE and diverged.steps_to_result[0] is None
     assert 1 <= diverged.diverged_at_step <= 16
 
 
 def _best(outcomes):
-    return min((o.steps_to_result, o.trial) for o in outcomes if o.status == COMPLETE)
+    return min((o.steps_to_result[0], o.trial) for o in outcomes if o.status[0] == COMPLETE)
 
 
 def test_race_gives_the_census_study_result_and_stops_the_rest(mnist):
     specs = make_specs(mnist, [(1e-3, 0.9), (0.05, 0.9), (0.02, 0.95), (1e30, 0.9), (0.1, 0.5)])
-    settings = dataclasses.replace(SETTINGS, goal_error=0.1, budget_steps=160)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.1,), budget_steps=160)
     census = {o.trial: o for o in train_study(specs, mnist, settings)}
-    assert {o.status for o in census.values()} >= {COMPLETE, INFEASIBLE}
+    assert {o.status[0] for o in census.values()} >= {COMPLETE, INFEASIBLE}
     best_steps, _ = _best(census.values())
     # All in lockstep, and in groups of two where each group is bounded by the best so far.
     for max_group in (None, 2):
         race = train_study(specs, mnist, dataclasses.replace(settings, mode="race", max_group=max_group))
         assert _best(race) == _best(census.values())
         for o in race:
-            if o.status == COMPLETE:  # a trial that got there has its true steps-to-result
-                assert o.steps_to_result == census[o.trial].steps_to_result
-            elif o.status == PRUNED:  # stopped no later than needed, and only if it could not win
+            if o.status[0] == COMPLETE:  # a trial that got there has its true steps-to-result
+                assert o.steps_to_result[0] == census[o.trial].steps_to_result[0]
+            elif o.status[0] == PRUNED:  # stopped no later than needed, and only if it could not win
                 assert o.steps_trained >= best_steps
-                assert census[o.trial].status != COMPLETE or census[o.trial].steps_to_result > o.steps_trained
+                assert census[o.trial].status[0] != COMPLETE or census[o.trial].steps_to_result[0] > o.steps_trained
             else:
-                assert o.status == census[o.trial].status == INFEASIBLE
+                assert o.status[0] == census[o.trial].status[0] == INFEASIBLE
         assert sum(o.steps_trained for o in race) < sum(o.steps_trained for o in census.values())
 
 
 @pytest.mark.parametrize("loop", [False, True])
 def test_k_trials_together_equal_k_separate_trainings(mnist, loop):
     specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.99), (0.2, 0.0)], sparsity=0.7)
-    settings = dataclasses.replace(SETTINGS, goal_error=0.01, budget_steps=20, eval_every=10, loop_trials=loop)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.01,), budget_steps=20, eval_every=10, loop_trials=loop)
     together, alone = {}, {}
     train_study(specs, mnist, settings, final_params=together)
     for spec in specs:
@@ -84,15 +89,15 @@ def test_engine_matches_torch_optim_sgd_on_a_plain_module(mnist, optimizer):
     """Same trajectory as nn.Module + torch.optim.SGD, checked in float64 so that rounding
     (grouped vs plain convolutions) cannot hide a difference in the update rule."""
     data = {k: v.double() if v.is_floating_point() else v for k, v in mnist.items()}
-    (spec,) = make_specs(mnist, [(0.03, 0.0 if optimizer == "sgd" else 0.9)], sparsity=0.5)
+    (spec,) = make_specs(mnist, [(0.03, None if optimizer == "sgd" else 0.9)], sparsity=0.5)
     spec.params = {k: v.double() for k, v in spec.params.items()}
     settings = dataclasses.replace(
-        SETTINGS, optimizer=optimizer, goal_error=0.01, budget_steps=30, eval_every=10, early_exit=False
+        SETTINGS, optimizer=optimizer, goal_errors=(0.01,), budget_steps=30, eval_every=10, early_exit=False
     )
     final = {}
     (engine,) = train_study([spec], data, settings, final_params=final)
     plain, module = train_plain(spec, data, settings)
-    assert engine.status == plain.status == INCOMPLETE
+    assert engine.status[0] == plain.status[0] == INCOMPLETE
     for k, v in module.state_dict().items():
         torch.testing.assert_close(final[0][k][0], v, rtol=1e-9, atol=1e-11)
     assert engine.curve["val_errors"] == plain.curve["val_errors"]
@@ -115,3 +120,116 @@ def test_early_exit_evaluation_makes_the_same_decisions_as_a_full_count(mnist):
         "simple_cnn", params, mnist["val_x"], mnist["val_y"], max_errors(0.001, 6000), 700, early_exit=True
     )
     assert int(seen.max()) < 6000
+
+
+# Outcomes of the engine as it was before its split into state, step and evaluation (commit
+# e950a04), on 1024 training and 600 validation examples, one CPU thread: the CPU path must stay
+# bit-identical. Per trial: status, steps_to_result, steps_trained, diverged_at_step, validation
+# errors per evaluation. Float32 counts: another thread count (its reductions sum in another
+# order) changes one of them, and so may another CPU's kernels.
+FIVE = [(0.05, 0.9), (1e-3, 0.9), (1e30, 0.9), (0.02, 0.95), (0.1, 0.5)]
+PINNED = {
+    "momentum_census": [
+        ("complete", 48, 48, None, [136, 126, 94]),
+        ("complete", 64, 64, None, [379, 136, 133, 103]),
+        ("infeasible", None, 16, 2, []),
+        ("complete", 48, 48, None, [271, 144, 109]),
+        ("complete", 32, 32, None, [209, 115]),
+    ],
+    "momentum_race_groups": [
+        ("complete", 48, 48, None, [136, 126, 94]),
+        ("pruned", None, 48, None, [379, 136, 133]),
+        ("infeasible", None, 16, 2, []),
+        ("complete", 48, 48, None, [271, 144, 109]),
+        ("complete", 32, 32, None, [209, 115]),
+    ],
+    "nesterov_decay_grouped": [
+        ("complete", 32, 32, None, [205, 96]),
+        ("incomplete", None, 80, None, [363, 173, 164, 164, 163]),
+        ("infeasible", None, 16, 2, []),
+        ("incomplete", None, 80, None, [347, 226, 171, 172, 172]),
+        ("incomplete", None, 80, None, [231, 124, 115, 110, 113]),
+    ],
+    "sgd_census": [
+        ("complete", 48, 48, None, [250, 198, 81]),
+        ("complete", 32, 32, None, [220, 134]),
+        ("infeasible", None, 16, 2, []),
+    ],
+}
+
+
+def _pinned_case(mnist, name):
+    base = dataclasses.replace(SETTINGS, goal_errors=(0.2,), budget_steps=80)
+    if name == "momentum_census":
+        return make_specs(mnist, FIVE, sparsity=0.7), base
+    if name == "momentum_race_groups":
+        return make_specs(mnist, FIVE, sparsity=0.7), dataclasses.replace(base, mode="race", max_group=2)
+    if name == "nesterov_decay_grouped":
+        specs = make_specs(mnist, FIVE, sparsity=0.7, decay_steps=40, end_factor=0.01)
+        settings = dataclasses.replace(base, optimizer="nesterov", schedule="linear_decay", loop_trials=False)
+        return specs, dataclasses.replace(settings, goal_errors=(0.17,))
+    specs = make_specs(mnist, [(0.1, None), (0.01, None), (1e30, None)], sparsity=0.7)
+    return specs, dataclasses.replace(base, optimizer="sgd", goal_errors=(0.3,))
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_cpu_outcomes_are_those_of_the_engine_before_its_split(mnist, name, one_thread):
+    small = {k: v[:1024] if k.startswith("train") else v[::10] for k, v in mnist.items()}
+    specs, settings = _pinned_case(mnist, name)
+    outcomes = train_study(specs, small, settings)
+    got = [
+        (o.status[0], o.steps_to_result[0], o.steps_trained, o.diverged_at_step, o.curve["val_errors"])
+        for o in outcomes
+    ]
+    assert got == PINNED[name]
+
+
+@pytest.fixture(scope="module")
+def goals_study(mnist):
+    """Six trials (one diverging) on 4096 training and 600 validation examples, three goals
+    given out of order; census runs at each goal alone are the reference."""
+    data = {k: v[:4096] if k.startswith("train") else v[::10] for k, v in mnist.items()}
+    mps = [(0.02, 0.9), (3e-3, 0.9), (0.05, 0.5), (1e30, 0.9), (0.01, 0.95), (0.1, 0.0)]
+    specs = make_specs(mnist, mps, sparsity=0.8)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.15, 0.3, 0.08), budget_steps=160, eval_every=16)
+    alone = [
+        train_study(specs, data, dataclasses.replace(settings, goal_errors=(goal,))) for goal in settings.goal_errors
+    ]
+    return specs, data, settings, alone
+
+
+def test_several_goals_in_census_give_each_trial_the_results_of_one_run_per_goal(goals_study):
+    specs, data, settings, alone = goals_study
+    together = train_study(specs, data, settings)
+    for j in range(len(settings.goal_errors)):
+        assert [(o.status[j], o.steps_to_result[j]) for o in together] == [
+            (o.status[0], o.steps_to_result[0]) for o in alone[j]
+        ]
+    statuses = {s for o in together for s in o.status}
+    assert statuses == {COMPLETE, INCOMPLETE, INFEASIBLE}  # the goals differ within trials
+    assert any(len(set(o.status)) > 1 for o in together)
+
+
+@pytest.mark.parametrize("max_group", [None, 2])
+def test_several_goals_in_a_race_give_each_goal_the_study_result_of_its_own_census(goals_study, max_group):
+    specs, data, settings, alone = goals_study
+    race = train_study(specs, data, dataclasses.replace(settings, mode="race", max_group=max_group))
+    for j in range(len(settings.goal_errors)):
+        best = min((o.steps_to_result[j], o.trial) for o in race if o.status[j] == COMPLETE)
+        assert best == _best(alone[j])
+        for o, census in zip(race, alone[j]):
+            if o.status[j] == COMPLETE:
+                assert o.steps_to_result[j] == census.steps_to_result[0]
+            elif o.status[j] == PRUNED:  # stopped before it could have reached this goal
+                assert census.status[0] != COMPLETE or census.steps_to_result[0] > o.steps_trained
+            else:
+                assert o.status[j] == census.status[0] == INFEASIBLE
+    assert PRUNED in {s for o in race for s in o.status}

@@ -148,7 +148,7 @@ def repo_copy(tmp_path):
     """This repository's workflow and package in a temporary folder, to edit its code."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("Snakefile", "config.yaml", "workflow", "src", "profiles"):
+    for name in ("Snakefile", "config.yaml", "workflow", "src", "profiles", "envs"):
         (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, repo / name)
     return repo
 
@@ -193,22 +193,25 @@ def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run
     config = tiny_run[1]
     out = results(workdir, config)
     mask = out / "masks/mnist/simple_cnn/sparsity90/seed007.pt"
-    good = mask.read_bytes()
     before = torch.load(mask, weights_only=True)
-    mask.write_bytes(good[: len(good) // 2])
+    mask.write_bytes(mask.read_bytes()[:1000])
     assert dry_run(workdir, config)[0] == {}  # a damaged mask alone triggers nothing
-    study = out / "trials/mnist_momentum/sparsity90/batch64"
-    (study / "trial007.json").unlink()  # its trial lost: retraining it needs the mask
-    kept = {p.name: p.read_bytes() for p in study.glob("trial*.json")}
-    _refused(snakemake(workdir, config, "--cores", "2", check=False),
-             f"{mask.relative_to(workdir)}: cannot read this mask file", "Delete it and rerun")  # fmt: skip
-    assert {p.name: p.read_bytes() for p in study.glob("trial*.json")} == kept  # the other 9 trials stay
-    mask.unlink()
-    snakemake(workdir, config, "--cores", "2")
+    lost = out / "trials/mnist_momentum/sparsity90/batch64/trial007.json"
+    lost.unlink()  # a trial lost: retraining it needs the mask
+    trials = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("trials/**/*.json")}
+    proc = snakemake(workdir, config, "--cores", "2", check=False)
+    name = mask.relative_to(workdir)
+    _refused(proc, f"{name}: cannot read this mask file", f"Rebuild it alone, keeping the results already made "
+             f"from it: rm {name} && snakemake --cores N --configfile=", f" {name}; then rerun")  # fmt: skip
+    mask.unlink()  # as the message says: the mask alone, then the run
+    snakemake(workdir, config, "--cores", "1", str(name))
     after = torch.load(mask, weights_only=True)  # rebuilt exactly from its seed
     assert after["identity"] == before["identity"]
     for part in ("params", "masks"):
         assert all(torch.equal(after[part][k], before[part][k]) for k in before[part])
+    snakemake(workdir, config, "--cores", "2")
+    assert lost.exists()
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in trials} == trials  # no other trial redone
     assert dry_run(workdir, config)[0] == {}
 
 
@@ -219,7 +222,7 @@ def test_a_truncated_data_split_is_named(tiny_run, tmp_path):
     npz.write_bytes(npz.read_bytes()[:1000])
     (results(workdir, config) / "trials/mnist_momentum/sparsity0/batch32/trial004.json").unlink()
     _refused(snakemake(workdir, config, "--cores", "2", check=False),
-             f"{npz.relative_to(workdir)}: cannot read this prepared data split", "Delete it and rerun")  # fmt: skip
+             f"{npz.relative_to(workdir)}: cannot read this prepared data split", "Rebuild it alone")  # fmt: skip
 
 
 class Payload:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from sparsedp.models import init_parameters, reference_module
-from sparsedp.noise import estimate, masked_sq_norm, noise_table, unbiased_estimates
+from sparsedp.noise import estimate, masked_sq_norm, unbiased_estimates
+from sparsedp.reduce import noise_table
 
 
 def test_unbiased_estimates_invert_the_expected_squared_norms():
@@ -85,12 +86,14 @@ def test_masked_weights_do_not_contribute():
 
 
 def test_noise_table_joins_each_workload_to_its_network():
-    record = dict(dataset="mnist", model="simple_cnn", batch_small=16, batch_big=256, draws=2, seeds=[0],
-                  g2=1.0, g2_se=0.1, trace_sigma=10.0, trace_sigma_se=1.0, b_simple_se=1.0,
-                  b_simple_per_seed=[10.0], seconds=1.0, device="cpu")  # fmt: skip
-    records = [{**record, "sparsity": 0.0, "b_simple": 10.0}, {**record, "sparsity": 0.9, "b_simple": 20.0}]
+    identity = dict(dataset="mnist", model="simple_cnn", batch_small=16, batch_big=256, draws=2)
+    record = dict(seeds=[0], g2=1.0, g2_se=0.1, trace_sigma=10.0, trace_sigma_se=1.0, b_simple_se=1.0,
+                  b_simple_per_seed=[10.0], run={"seconds": 1.0, "device": "cpu"})  # fmt: skip
+    records = [
+        {**record, "identity": {**identity, "sparsity": s}, "b_simple": b} for s, b in [(0.0, 10.0), (0.9, 20.0)]
+    ]
     spec = dict(dataset="mnist", model="simple_cnn", sparsities=[0.0, 0.9])
     table = noise_table(records, {"a": {**spec, "optimizer": "sgd"}, "b": {**spec, "optimizer": "momentum"}})
     assert list(table["workload"]) == ["a", "a", "b", "b"]
     assert list(table["b_simple"]) == [10.0, 20.0, 10.0, 20.0]
-    assert "seconds" not in table and not np.isnan(table["g2"]).any()
+    assert "run" not in table and not np.isnan(table["g2"]).any()

@@ -1,79 +1,126 @@
-import json
+import copy
 
 import pandas as pd
 import pytest
 
+from sparsedp.config import Study
+from sparsedp.identity import IdentityError, study_identity, trial_identities
 from sparsedp.plots import render
-from sparsedp.reduce import reduce_study, study_table, trial_table
+from sparsedp.reduce import best_trial, reduce_study, study_table, trial_table
+
+from conftest import load_config
 
 
-def trial(k, status, steps=None, workload="mnist_momentum", sparsity=0.9, batch=64):
+def study(config=None, workload="mnist_momentum", sparsity=0.9, batch=64) -> dict:
+    return study_identity(config or load_config(), Study(workload, sparsity, batch))
+
+
+def records(identity: dict, outcomes) -> dict:
+    """Trial records of ``identity``'s study: outcomes[k] = (status, steps) per goal of trial k."""
+    trials = trial_identities(identity, range(len(outcomes)))
     return {
-        "workload": workload, "dataset": "mnist", "model": "simple_cnn", "optimizer": workload.split("_")[1],
-        "schedule": "constant", "sparsity": sparsity, "batch_size": batch, "goal_error": 0.02, "trial": k,
-        "status": status, "steps_to_result": steps, "steps_trained": steps or 100,
-        "metaparameters": {"learning_rate": 0.01 * (k + 1), "momentum": 0.9, "decay_steps": None, "end_factor": 1.0},
-        "curve": {"step": [16], "val_errors": [10], "val_examples": [6000], "train_loss": [0.5]},
-    }  # fmt: skip
+        f"trial{k:03d}.json": {
+            "identity": trials[k],
+            "goals": [
+                {"goal_error": g, "status": status, "steps_to_result": steps}
+                for g, (status, steps) in zip(identity["goal_errors"], per_goal)
+            ],
+            "steps_trained": max((s or 0) for _, s in per_goal) or 100,
+            "diverged_at_step": None,
+        }
+        for k, per_goal in enumerate(outcomes)
+    }
 
 
-def write(tmp_path, trials):
-    paths = []
-    for t in trials:
-        path = tmp_path / f"trial{t['trial']:03d}.json"
-        path.write_text(json.dumps(t))
-        paths.append(path)
-    return [json.loads(p.read_text()) for p in paths]
+def test_best_trial_is_the_lowest_steps_with_ties_to_the_lowest_trial():
+    rows = [{"trial": 0, "status": "incomplete", "steps_to_result": None},
+            {"trial": 1, "status": "complete", "steps_to_result": 320},
+            {"trial": 3, "status": "complete", "steps_to_result": 160},
+            {"trial": 4, "status": "complete", "steps_to_result": 160},
+            {"trial": 5, "status": "pruned", "steps_to_result": None}]  # fmt: skip
+    assert best_trial(rows)["trial"] == 3
+    assert best_trial(rows[:1]) is None
 
 
-def test_best_trial_is_the_lowest_steps_with_ties_to_the_lowest_trial(tmp_path):
-    trials = write(
-        tmp_path,
-        [trial(0, "incomplete"), trial(1, "complete", 320), trial(2, "infeasible"), trial(3, "complete", 160),
-         trial(4, "complete", 160), trial(5, "pruned", 160)],
-    )  # fmt: skip
-    study = reduce_study(trials)
-    assert study["best_trial"] == 3 and study["steps_to_result"] == 160
-    assert study["learning_rate"] == pytest.approx(0.04)
-    assert (study["n_complete"], study["n_incomplete"], study["n_infeasible"], study["n_pruned"]) == (3, 1, 1, 1)
-    assert study["n_trials"] == 6
-
-
-def test_a_study_where_no_trial_reached_the_goal_has_no_steps(tmp_path):
-    study = reduce_study(write(tmp_path, [trial(0, "incomplete"), trial(1, "infeasible")]))
-    assert study["best_trial"] is None and study["steps_to_result"] is None
-    table = study_table([study])
-    assert pd.isna(table.loc[0, "steps_to_result"])
-
-
-def test_trials_of_another_study_are_refused():
-    with pytest.raises(ValueError, match="another study"):
-        reduce_study([trial(0, "complete", 16), trial(1, "complete", 16, batch=128)])
-
-
-def test_tables_are_tidy_and_sorted():
-    studies = [
-        reduce_study([trial(0, "complete", s, sparsity=sp, batch=b)])
-        for sp, b, s in [(0.9, 128, 80), (0.0, 64, 96), (0.0, 16, 400)]
+def test_a_study_per_goal_with_its_best_trial_metaparameters_and_status_counts():
+    config = load_config()
+    config["workloads"]["mnist_momentum"]["goal_errors"] = [0.05, 0.02]
+    identity = study(config)
+    outcomes = [
+        [("complete", 96), ("incomplete", None)],
+        [("complete", 48), ("complete", 320)],
+        [("infeasible", None), ("infeasible", None)],
+        [("complete", 48), ("complete", 160)],
+        [("complete", 64), ("pruned", None)],
     ]
+    result = reduce_study(records(identity, outcomes), identity)
+    loose, tight = result["goals"]
+    assert result["n_trials"] == 5 and result["identity"] == identity
+    assert (loose["goal_error"], loose["best_trial"], loose["steps_to_result"]) == (0.05, 1, 48)
+    assert (tight["goal_error"], tight["best_trial"], tight["steps_to_result"]) == (0.02, 3, 160)
+    assert tight["metaparameters"] == trial_identities(identity, [3])[0]["metaparameters"]
+    assert (tight["n_complete"], tight["n_incomplete"], tight["n_infeasible"], tight["n_pruned"]) == (2, 1, 1, 1)
+    table = study_table([result])
+    assert list(table["goal_error"]) == [0.02, 0.05] and list(table["steps_to_result"]) == [160, 48]
+
+
+def test_a_study_where_no_trial_reached_the_goal_has_no_steps():
+    identity = study()
+    result = reduce_study(records(identity, [[("incomplete", None)], [("infeasible", None)]]), identity)
+    assert result["goals"][0]["best_trial"] is None and result["goals"][0]["steps_to_result"] is None
+    assert pd.isna(study_table([result]).loc[0, "steps_to_result"])
+
+
+def test_trials_of_other_settings_are_refused_naming_file_keys_and_the_redo_command():
+    identity = study()
+    found = records(identity, [[("complete", 16)], [("complete", 32)]])
+    other = copy.deepcopy(found["trial001.json"])
+    other["identity"]["goal_errors"] = [0.1]
+    other["identity"]["code"] = "0123456789ab"
+    found["trial001.json"] = other
+    with pytest.raises(IdentityError) as info:
+        reduce_study(found, identity, redo="snakemake --cores N")
+    message = str(info.value)
+    assert "1 trial record(s)" in message and "trial001.json: code: '0123456789ab'" in message
+    assert "goal_errors: [0.1] (expected [0.02])" in message
+    assert "rm trial001.json && snakemake --cores N" in message
+    swapped = records(identity, [[("complete", 16)], [("complete", 32)]])
+    swapped = dict(zip(swapped, reversed(swapped.values())))  # files renamed: trial 1's record in trial000.json
+    with pytest.raises(IdentityError, match="trial000.json: .*trial: 1 \\(expected 0\\)"):
+        reduce_study(swapped, identity)
+
+
+def test_tables_are_tidy_sorted_and_leave_unsearched_metaparameters_empty():
+    config = load_config()
+    studies = [
+        reduce_study(records(ident, [[("complete", s)]]), ident)
+        for ident, s in [(study(config, "mnist_sgd", 0.9, 128), 80), (study(config, "mnist_momentum", 0.0, 64), 96),
+                         (study(config, "mnist_momentum", 0.0, 16), 400)]
+    ]  # fmt: skip
     table = study_table(studies)
-    assert list(table[["sparsity", "batch_size"]].itertuples(index=False, name=None)) == [
-        (0.0, 16),
-        (0.0, 64),
-        (0.9, 128),
+    assert list(table[["workload", "sparsity", "batch_size"]].itertuples(index=False, name=None)) == [
+        ("mnist_momentum", 0.0, 16),
+        ("mnist_momentum", 0.0, 64),
+        ("mnist_sgd", 0.9, 128),
     ]
     assert table["steps_to_result"].dtype == "Int64"
-    rows = trial_table([trial(1, "complete", 32), trial(0, "pruned", 32)])
+    sgd = table[table["optimizer"] == "sgd"].iloc[0]
+    assert pd.isna(sgd["momentum"]) and pd.isna(sgd["decay_steps"]) and pd.isna(sgd["end_factor"])
+    assert table["mode"].eq("race").all() and table["code"].nunique() == 1
+    ident = study(config)
+    rows = trial_table(list(records(ident, [[("complete", 32)], [("pruned", None)]]).values()))
     assert list(rows["trial"]) == [0, 1] and "learning_rate" in rows and "curve" not in rows
+    assert list(rows["status"]) == ["complete", "pruned"]
 
 
 @pytest.mark.parametrize("figure", ["fig1_mnist", "fig2_mnist"])
 def test_figures_render_from_a_table(tmp_path, figure):
-    studies = [
-        reduce_study([trial(0, "complete", int(4096 / b * (1 + sp)) + 16, workload=wl, sparsity=sp, batch=b)])
-        for wl in ("mnist_sgd", "mnist_momentum")
-        for sp in (0.0, 0.9)
-        for b in (16, 64, 256)
-    ]
+    config = load_config()
+    studies = []
+    for wl in ("mnist_sgd", "mnist_momentum"):
+        for sp in (0.0, 0.9):
+            for b in (16, 64, 256):
+                ident = study(config, wl, sp, b)
+                studies.append(reduce_study(records(ident, [[("complete", int(4096 / b * (1 + sp)) + 16)]]), ident))
     render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", goal_note="test")
     assert (tmp_path / "f.pdf").stat().st_size > 5000 and (tmp_path / "f.png").stat().st_size > 5000

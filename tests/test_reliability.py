@@ -21,10 +21,10 @@ from test_config import BAD, _set
 
 from sparsedp.plots import render
 
-from conftest import DATA_CACHE, load_config, snakemake, snakemake_cmd, tiny_config
+from conftest import DATA_CACHE, load_config, results, snakemake, snakemake_cmd, tiny_config
 
 RUN = ("--cores", "2", "--rerun-incomplete")
-COMPARED = ("results/trials", "results/studies", "results/tables")  # figures embed dates
+COMPARED = ("trials", "studies", "tables")  # figures embed dates
 
 
 def faulty_config() -> dict:
@@ -38,17 +38,18 @@ def faulty_config() -> dict:
 
 def result_files(workdir: Path) -> dict[str, bytes]:
     """Finished result files (not the hidden temporary files of writes in progress)."""
+    out = results(workdir, faulty_config())
     return {
-        str(p.relative_to(workdir)): p.read_bytes()
+        str(p.relative_to(out)): p.read_bytes()
         for top in COMPARED
-        for p in sorted((workdir / top).rglob("*"))
+        for p in sorted((out / top).rglob("*"))
         if p.is_file() and not p.name.startswith(".")
     }
 
 
 def assert_no_leftovers(workdir: Path):
     assert not list((workdir / "results").rglob("*.part")), "temporary files left behind"
-    assert not list((workdir / "results").glob("checkpoints/**/*.pt")), "checkpoints left behind"
+    assert not list((workdir / "results").rglob("checkpoints/**/*.pt")), "checkpoints left behind"
 
 
 @pytest.fixture(scope="module")
@@ -61,20 +62,21 @@ def reference(tmp_path_factory):
 
 def test_diverging_trials_are_infeasible_and_the_study_tables_and_figures_complete(reference):
     workdir, _ = reference
-    trials = pd.read_csv(workdir / "results/tables/trials.csv").set_index("trial")
+    out = results(workdir, faulty_config())
+    trials = pd.read_csv(out / "tables/trials.csv").set_index("trial")
     assert list(trials["status"]) == ["infeasible", "infeasible", "complete"]
     assert trials.loc[[0, 1], "diverged_at_step"].between(1, 16).all()
     assert trials.loc[[0, 1], "learning_rate"].min() > 1e5
-    study = pd.read_csv(workdir / "results/tables/steps_to_result.csv").iloc[0]
+    study = pd.read_csv(out / "tables/steps_to_result.csv").iloc[0]
     assert study["best_trial"] == 2 and study["n_infeasible"] == 2 and study["steps_to_result"] > 0
     for ext in ("pdf", "png"):
-        assert (workdir / f"results/figures/fig1_mnist.{ext}").stat().st_size > 10_000
+        assert (out / f"figures/fig1_mnist.{ext}").stat().st_size > 10_000
     assert_no_leftovers(workdir)
 
 
 def test_a_figure_where_no_study_reached_the_goal_is_still_drawn(reference, tmp_path):
     workdir, _ = reference
-    table = pd.read_csv(workdir / "results/tables/fig1_mnist.csv")
+    table = pd.read_csv(results(workdir, faulty_config()) / "tables/fig1_mnist.csv")
     table["steps_to_result"] = np.nan  # every trial diverged
     render("fig1_mnist", table, tmp_path / "f.pdf", tmp_path / "f.png")
     assert (tmp_path / "f.png").stat().st_size > 10_000
@@ -105,10 +107,10 @@ def _check_after_kill(workdir: Path, expected: dict):
     """Every result file present is complete and right (writes are atomic); data and masks load."""
     for name, content in result_files(workdir).items():
         assert content == expected[name], f"{name} differs from the uninterrupted run"
-    for path in (workdir / "results").glob("data/*.npz"):
+    for path in (workdir / "results").rglob("data/*.npz"):
         np.load(path)["train_images"]
     for path in (workdir / "results").rglob("seed*.pt"):
-        torch.load(path)["masks"]
+        torch.load(path, weights_only=True)["masks"]
 
 
 def test_workflow_killed_ten_times_at_random_points_recovers_identically(reference, tmp_path):
@@ -135,13 +137,13 @@ def test_workflow_killed_ten_times_at_random_points_recovers_identically(referen
 
 
 def _training_job(workdir: Path) -> int | None:
-    """The pid of the workflow's training job (the script Snakemake runs from the workdir)."""
+    """The pid of the workflow's training job (`job.py train ...` writing into the workdir)."""
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        if any(a.startswith(str(workdir).encode()) and a.endswith(b".train.py") for a in argv):
+        if any(a.endswith(b"job.py") for a in argv) and b"train" in argv and str(workdir).encode() in b" ".join(argv):
             return int(entry.name)
     return None
 
@@ -161,9 +163,10 @@ def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(r
     the job, and each rerun resumes from the job's last checkpoint."""
     source, expected = reference
     shutil.copytree(source / "results", tmp_path / "results")
-    trial = "results/trials/mnist_momentum/sparsity90/batch32/trial002.json"
-    checkpoint = tmp_path / "results/checkpoints/mnist_momentum/sparsity90/batch32/002-002.pt"
-    (tmp_path / trial).unlink()
+    out = results(tmp_path, faulty_config())
+    trial = out / "trials/mnist_momentum/sparsity90/batch32/trial002.json"
+    checkpoint = out / "checkpoints/mnist_momentum/sparsity90/batch32/002-002.pt"
+    trial.unlink()
     rng, resumed_at = random.Random(11), []
     for _ in range(10):
         run = subprocess.Popen(
@@ -183,13 +186,13 @@ def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(r
         os.kill(pid, signal.SIGKILL)
         assert run.wait() != 0
         _check_after_kill(tmp_path, expected)
-        assert not (tmp_path / trial).exists()
+        assert not trial.exists()
         if checkpoint.exists():  # where the next run starts
-            resumed_at.append(torch.load(checkpoint)["loop"][0])
+            resumed_at.append(torch.load(checkpoint, weights_only=True)["group"]["step"])
     snakemake(tmp_path, faulty_config(), *RUN)
     assert result_files(tmp_path) == expected
     assert len(resumed_at) >= 5 and resumed_at == sorted(resumed_at)  # never a step back
-    log = (tmp_path / "results/logs/train/mnist_momentum/sparsity90/batch32/pack002.log").read_text()
+    log = (out / "logs/train/mnist_momentum/sparsity90/batch32/pack002.log").read_text()
     assert f"resuming from checkpoint {checkpoint.relative_to(tmp_path)} at step {resumed_at[-1]}" in log
     assert_no_leftovers(tmp_path)
 
@@ -206,13 +209,14 @@ def test_corrupt_data_file_stops_the_workflow_naming_it_before_any_training(tmp_
     proc = snakemake(tmp_path, config, "--cores", "2", check=False)
     assert proc.returncode != 0
     assert f"{path}: MD5" in proc.stderr and "the file is corrupt or truncated" in proc.stderr
-    assert not list((tmp_path / "results").glob("data/*.npz"))
-    assert not (tmp_path / "results/masks").exists() and not (tmp_path / "results/trials").exists()
+    out = results(tmp_path, config)
+    assert not list(out.glob("data/*.npz"))
+    assert not (out / "masks").exists() and not (out / "trials").exists()
 
 
 # One of each kind, through the command a user types (all of BAD are checked in test_config).
 CLI_BAD = list({bad[0]: bad for bad in reversed(BAD) if bad[0].rsplit(".", 1)[-1] in
-                {"sparsities", "batch_sizes", "goal_eror", "eval_every", "device"}}.values())  # fmt: skip
+                {"sparsities", "batch_sizes", "goal_eror", "eval_every", "device", "n_trials", "experiment"}}.values())  # fmt: skip
 
 
 @pytest.mark.parametrize("key,value,message", CLI_BAD, ids=[f"{k}={v}" for k, v, _ in CLI_BAD])

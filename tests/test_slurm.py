@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, snakemake, tiny_config
+from conftest import REPO, results, snakemake, tiny_config
 
 HARNESS = REPO / "tests" / "slurm"
 SLURM_DIR = Path("/run/sparsedp-slurm")
@@ -75,15 +75,15 @@ def cancel_a_training_job_mid_run(workdir: Path, cancelled: list, stop: threadin
     while not stop.wait(0.5):
         out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i %k"], capture_output=True, text=True).stdout
         for jobid, comment in (line.split() for line in out.splitlines()):
-            if comment.startswith("rule_train_pack") and list((workdir / "results/logs/train").rglob("pack*.log")):
+            if comment.startswith("rule_train_pack") and list((workdir / "results").rglob("logs/train/**/pack*.log")):
                 subprocess.run(["scancel", jobid], check=True)
                 cancelled.append(jobid)
                 return
 
 
-def result_files(workdir: Path) -> dict[str, bytes]:
-    files = [*(workdir / "results").glob("trials/**/*.json"), *(workdir / "results/tables").glob("*.csv")]
-    return {str(f.relative_to(workdir)): f.read_bytes() for f in files}
+def result_files(out: Path) -> dict[str, bytes]:
+    files = [*out.glob("trials/**/*.json"), *(out / "tables").glob("*.csv")]
+    return {str(f.relative_to(out)): f.read_bytes() for f in files}
 
 
 def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(cluster, tmp_path, monkeypatch):
@@ -121,6 +121,6 @@ def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(clu
     # The cancelled job was resubmitted (profile: retries) and nothing was lost.
     assert len(cancelled) == 1 and jobs[cancelled[0]]["state"].startswith("CANCELLED")
     assert [j["state"] for j in jobs.values() if j["jobid"] != cancelled[0]] == ["COMPLETED"] * (len(jobs) - 1)
-    local, remote = result_files(tmp_path / "local"), result_files(workdir)
+    local, remote = result_files(results(tmp_path / "local", config)), result_files(results(workdir, config))
     assert len(local) == 20 + 7 and remote.keys() == local.keys()  # trials + tables
     assert [f for f in local if local[f] != remote[f]] == []

@@ -87,7 +87,11 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     best_trial = json.loads(
         (out / f"trials/mnist_momentum/sparsity90/batch32/trial{int(best['best_trial']):03d}.json").read_text()
     )
-    assert best_trial["goals"][0] == {"goal_error": 0.5, "status": "complete", "steps_to_result": best["steps_to_result"]}
+    assert best_trial["goals"][0] == {
+        "goal_error": 0.5,
+        "status": "complete",
+        "steps_to_result": best["steps_to_result"],
+    }
     study = json.loads((out / "studies/mnist_momentum/sparsity90/batch32.json").read_text())
     assert study["n_trials"] == 10 and study["identity"]["search"] == {
         "learning_rate": config["search"]["learning_rate"],

@@ -1,9 +1,9 @@
 """Checkpoints of a training job, so that a killed job resumes where it stopped.
 
 A checkpoint is the whole state of engine.train_study's loop at the top of a step: the group
-being trained (parameters, momentum buffers, each trial's data-order generator, current
-permutations, position in the epoch, loss sums, divergences), the outcomes so far and the
-race bound. Resuming from it replays the same arithmetic, so on a CPU the result is
+being trained (its engine.GroupState, field by field: parameters, optimizer buffers, each
+trial's data-order generator, current permutations, position in the epoch, loss sums,
+divergences), the outcomes so far and the race bound. Resuming from it replays the same arithmetic, so on a CPU the result is
 bit-identical to an uninterrupted run.
 
 The file is written atomically and carries a key (a digest of everything that defines the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .engine import TrialOutcome
+from .engine import GroupState, TrialOutcome
 from .results import atomic_path
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def run_key(specs, settings, **extra) -> str:
     digest = hashlib.sha256()
     meta = {
         "settings": dataclasses.asdict(settings),
-        "specs": [{k: v for k, v in vars(s).items() if k not in ("params", "masks")} for s in specs],
+        "specs": [{"trial": s.trial, "metaparameters": s.metaparameters} for s in specs],
         "extra": extra,
     }
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
@@ -62,28 +62,35 @@ class Checkpoint:
         if state.get("key") != self.key:
             log.warning("ignoring stale checkpoint %s (made by a different run)", self.path)
             return None
-        log.info("resuming from checkpoint %s at step %d of group %d", self.path, state["loop"][0], state["start"])
+        log.info(
+            "resuming from checkpoint %s at step %d of group %d", self.path, state["group"]["step"], state["start"]
+        )
         return state
 
     def due(self, step: int) -> bool:
         return self.every > 0 and step > 0 and step % self.every == 0
 
-    def save(self, group, start: int, stop_at, loop, outcomes: dict, final_params) -> None:
-        """Save the loop of group ``start`` (index of its first spec) at the top of a step;
-        ``loop`` = (step, pos, since_eval, best)."""
-        tensors = {
-            name: {k: v.detach() for k, v in value.items()} if isinstance(value, dict) else value
-            for name, value in vars(group).items()
-            if isinstance(value, (torch.Tensor, dict))
-        }
+    def save(self, group: GroupState, start: int, stop_at, outcomes: dict, final_params) -> None:
+        """Save group ``start`` (index of its first spec) at the top of a step."""
         state = {
             "key": self.key,
             "start": start,
             "stop_at": stop_at,
-            "loop": list(loop),
-            "ids": list(group.ids),
-            "generators": [gen.get_state() for gen in group.generators],
-            "tensors": tensors,
+            "group": {
+                "trials": list(group.trials),
+                "params": {k: v.detach() for k, v in group.params.items()},
+                "masks": group.masks,
+                "metaparameters": group.metaparameters,
+                "optimizer_state": group.optimizer_state,
+                "generators": [gen.get_state() for gen in group.generators],
+                "order": group.order,
+                "position": group.position,
+                "step": group.step,
+                "loss_sum": group.loss_sum,
+                "since_eval": group.since_eval,
+                "diverged_at": group.diverged_at,
+                "best": group.best,
+            },
             "outcomes": {t: dataclasses.asdict(o) for t, o in outcomes.items()},
             "final_params": final_params,
         }
@@ -91,20 +98,28 @@ class Checkpoint:
             torch.save(state, tmp)
 
     @staticmethod
-    def restore(state: dict, group, outcomes: dict, final_params) -> tuple:
-        """Put a loaded state into a freshly built ``group`` and ``outcomes``; returns
-        (step, pos, since_eval, best)."""
-        device = group.lr.device
-        for name, value in state["tensors"].items():
-            moved = {k: v.to(device) for k, v in value.items()} if isinstance(value, dict) else value.to(device)
-            setattr(group, name, moved)
-        group.params = {k: v.requires_grad_() for k, v in group.params.items()}
-        group.ids = list(state["ids"])
-        group.generators = [torch.Generator().set_state(s) for s in state["generators"]]
+    def restore(state: dict, outcomes: dict, final_params, device) -> GroupState:
+        """The group of a loaded state, on ``device``; its outcomes and final parameters so far
+        go into ``outcomes`` and ``final_params``."""
+        g = state["group"]
         outcomes.update({t: TrialOutcome(**o) for t, o in state["outcomes"].items()})
         if final_params is not None and state["final_params"] is not None:
             final_params.update(state["final_params"])
-        return tuple(state["loop"])
+        return GroupState(
+            trials=list(g["trials"]),
+            params={k: v.to(device).requires_grad_() for k, v in g["params"].items()},
+            masks={k: v.to(device) for k, v in g["masks"].items()},
+            metaparameters={k: v.to(device) for k, v in g["metaparameters"].items()},
+            optimizer_state={k: {b: v.to(device) for b, v in s.items()} for k, s in g["optimizer_state"].items()},
+            generators=[torch.Generator().set_state(s) for s in g["generators"]],
+            order=None if g["order"] is None else g["order"].to(device),
+            position=g["position"],
+            step=g["step"],
+            loss_sum=g["loss_sum"].to(device),
+            since_eval=g["since_eval"],
+            diverged_at=g["diverged_at"].to(device),
+            best=g["best"],
+        )
 
     def remove(self) -> None:
         """Delete the checkpoint and any temporary file a kill left while writing it."""

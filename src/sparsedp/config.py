@@ -275,3 +275,27 @@ def study_mode(config: dict, study: Study) -> str:
 
 def searched(workload: dict) -> tuple[str, ...]:
     return SEARCHED[(workload["optimizer"], workload["schedule"])]
+
+
+def main(argv=None) -> int:
+    """`python -m sparsedp.config [PRESET ...]`: check config.yaml with presets merged over it, as
+    `snakemake --configfile=PRESET` would (a YAML error names file and line), and say what it runs."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    presets = sys.argv[1:] if argv is None else argv
+    try:
+        config = load([repo / "config.yaml", *presets], repo / "workflow/schemas/config.schema.yaml")
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    grid = studies(config)
+    print(
+        f"experiment {config['experiment']}: {len(config['workloads'])} workloads, {len(grid)} studies, "
+        f"{len(grid) * config['search']['n_trials']} trials; results in results/{config['experiment']}/"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import REBUILD, atomic_path
+from .results import BadInput, atomic_path
 
 MNIST_VALIDATION = 6000  # reference code: 10% of the 60k training images
 CIFAR10_VALIDATION = 5000
@@ -120,13 +120,11 @@ def load_arrays(path: Path, expected: dict | None = None) -> dict:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read this prepared data split ({exc}). {REBUILD}") from None
+        raise BadInput(path, f"cannot read this prepared data split ({exc})") from None
     if "identity" not in arrays:
-        raise DataError(f"{path} was prepared by an older version (no identity). {REBUILD}")
+        raise BadInput(path, "prepared by an older version (no identity)")
     if expected is not None and json.loads(str(arrays["identity"])) != expected:
-        raise DataError(
-            f"{path} is the split {json.loads(str(arrays['identity']))}, not {expected} (made by other code). {REBUILD}"
-        )
+        raise BadInput(path, f"is the split {json.loads(str(arrays['identity']))}, not {expected} (other code)")
     return arrays
 
 

@@ -5,14 +5,22 @@ trial number), so a trial's result does not depend on which trials share its pac
 carry a leading trial axis and one forward/backward pass serves every active trial (see
 models.forward). Finished trials are dropped from the tensors as they finish.
 
-Statuses: complete (goal reached at steps_to_result), incomplete (budget spent), infeasible
-(non-finite training loss), pruned (race mode: stopped at the step where another trial of the
-study had already reached the goal, so it could not have beaten that trial).
+A group of trials is a GroupState; ``train_step`` advances it by one step and ``evaluate``
+decides, every eval_every steps, which of its trials are finished.
+
+One run gives steps-to-result at several goal errors (``goal_errors``): a trial trains until
+it reaches the tightest goal, and records the first evaluation step at which it reached each.
+Statuses, per goal: complete (goal reached at steps_to_result), incomplete (budget spent),
+infeasible (non-finite training loss before the goal was reached), pruned (race mode: stopped
+at the step where another trial of the study had already reached the tightest goal, so it
+could not have beaten that trial at any goal).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -26,20 +34,18 @@ from .search import derived_seed
 @dataclass
 class TrialSpec:
     trial: int  # also the seed of its initialisation and data order
-    learning_rate: float
-    momentum: float  # 0 for plain SGD
+    metaparameters: dict  # exactly those its optimizer and schedule read (see required_metaparameters)
     params: dict  # name -> [1, ...] initial parameters
     masks: dict  # name -> [1, ...] bool, True = kept
-    decay_steps: int | None = None  # linear decay: steps from lr to lr * end_factor
-    end_factor: float = 1.0
 
 
 @dataclass
 class StudySettings:
     model: str
-    optimizer: str  # sgd | momentum | nesterov
+    optimizer: str  # a key of OPTIMIZERS
+    schedule: str  # a key of SCHEDULES
     batch_size: int
-    goal_error: float
+    goal_errors: tuple[float, ...]  # steps-to-result at each of these, from one run
     budget_steps: int
     eval_every: int
     mode: str = "race"  # race | census
@@ -52,11 +58,71 @@ class StudySettings:
 @dataclass
 class TrialOutcome:
     trial: int
-    status: str = INCOMPLETE
-    steps_to_result: int | None = None
+    status: list[str]  # per goal of settings.goal_errors
+    steps_to_result: list[int | None]  # per goal: the first evaluation step at which it was met
     steps_trained: int = 0
     diverged_at_step: int | None = None
     curve: dict = field(default_factory=lambda: {"step": [], "val_errors": [], "val_examples": [], "train_loss": []})
+
+
+def _per_trial(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[T] -> [T, 1, ...], broadcasting over a parameter shaped like ``like``."""
+    return values.view((-1,) + (1,) * (like.dim() - 1))
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A per-trial update rule over trial-axis tensors.
+
+    ``init(p)`` gives one parameter's state (named buffers); ``update(p, g, state, mp, lr)``
+    updates p [T, ...] in place from its gradient g, with mp the trials' metaparameters and lr
+    their learning rates at this step ([T] each). Masked entries of g are exactly zero, and an
+    update must leave a weight whose gradient and state are zero unchanged: masked weights stay
+    exactly zero.
+    """
+
+    metaparameters: tuple[str, ...]
+    init: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    update: Callable[..., None]
+
+
+def _sgd(p, g, state, mp, lr):
+    p.sub_(_per_trial(lr, p) * g)
+
+
+def _momentum(p, g, state, mp, lr, nesterov=False):
+    """torch.optim.SGD with momentum (dampening 0)."""
+    mu = _per_trial(mp["momentum"], p)
+    buf = state["momentum_buffer"].mul_(mu).add_(g)
+    p.sub_(_per_trial(lr, p) * (g + mu * buf if nesterov else buf))
+
+
+def _momentum_buffer(p):
+    return {"momentum_buffer": torch.zeros_like(p)}
+
+
+OPTIMIZERS = {
+    "sgd": Optimizer(("learning_rate",), lambda p: {}, _sgd),
+    "momentum": Optimizer(("learning_rate", "momentum"), _momentum_buffer, _momentum),
+    "nesterov": Optimizer(("learning_rate", "momentum"), _momentum_buffer, functools.partial(_momentum, nesterov=True)),
+}
+
+
+def _linear_decay(mp, step):
+    """Polynomial decay of power 1 from lr to lr * end_factor over decay_steps steps, then constant."""
+    frac = (1 - step / mp["decay_steps"]).clamp(min=0)
+    return mp["learning_rate"] * (mp["end_factor"] + (1 - mp["end_factor"]) * frac)
+
+
+# schedule -> (the metaparameters it reads besides learning_rate, learning rates [T] at a step)
+SCHEDULES = {
+    "constant": ((), lambda mp, step: mp["learning_rate"]),
+    "linear_decay": (("decay_steps", "end_factor"), _linear_decay),
+}
+
+
+def required_metaparameters(settings: StudySettings) -> set[str]:
+    return {*OPTIMIZERS[settings.optimizer].metaparameters, *SCHEDULES[settings.schedule][0]}
 
 
 def max_errors(goal_error: float, n_val: int) -> int:
@@ -67,14 +133,15 @@ def max_errors(goal_error: float, n_val: int) -> int:
     return bound
 
 
-def count_errors(model, params, val_x, val_y, bound: int, chunk: int, early_exit: bool, loop: bool = False):
+def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False):
     """Validation errors per trial, counted chunk by chunk over the whole validation set.
 
-    With ``early_exit`` a trial stops being counted once its count exceeds ``bound``: its
-    goal decision is already known (not met), so decisions equal those of a full count.
-    Returns (errors, examples_counted) as CPU int64 tensors.
+    With ``early_exit`` a trial stops being counted once its count exceeds its ``bound`` (an
+    int, or one per trial): its goal decision is already known (not met), so decisions equal
+    those of a full count. Returns (errors, examples_counted) as CPU int64 tensors.
     """
     trials = next(iter(params.values())).shape[0]
+    bound = torch.as_tensor(bound, device=val_x.device).expand(trials)
     errors = torch.zeros(trials, dtype=torch.long, device=val_x.device)
     seen = torch.zeros(trials, dtype=torch.long)
     live = torch.arange(trials, device=val_x.device)
@@ -85,7 +152,7 @@ def count_errors(model, params, val_x, val_y, bound: int, chunk: int, early_exit
             errors[live] += (logits.argmax(-1) != val_y[start : start + chunk]).sum(1)
             seen[live.cpu()] += len(logits[0])
             if early_exit:
-                under = errors[live] <= bound
+                under = errors[live] <= bound[live]
                 if not bool(under.all()):
                     live = live[under]
                     if len(live) == 0:
@@ -94,67 +161,164 @@ def count_errors(model, params, val_x, val_y, bound: int, chunk: int, early_exit
     return errors.cpu(), seen
 
 
-class _Group:
-    """The state of the trials trained together: every tensor has the trial axis first."""
+@dataclass
+class GroupState:
+    """The trials trained together and all that changes as they train (what a checkpoint
+    saves). Tensors carry the trial axis first."""
 
-    def __init__(self, specs, settings: StudySettings, device):
-        self.ids = [s.trial for s in specs]
-        self.momentum = settings.optimizer != "sgd"
-        self.masks = {
-            k: torch.cat([s.masks[k] for s in specs]).to(device)
-            for k in specs[0].masks
-            if not all(bool(s.masks[k].all()) for s in specs)
-        }
-        self.params = {}
-        for k in specs[0].params:
-            p = torch.cat([s.params[k] for s in specs]).to(device)
-            if k in self.masks:
-                p = torch.where(self.masks[k], p, torch.zeros((), device=device))
-            self.params[k] = p.requires_grad_()
-        self.bufs = {k: torch.zeros_like(p) for k, p in self.params.items()} if self.momentum else {}
-        real = dict(device=device, dtype=next(iter(self.params.values())).dtype)
-        self.lr = torch.tensor([s.learning_rate for s in specs], **real)
-        self.mu = torch.tensor([s.momentum for s in specs], **real)
-        self.decay = torch.tensor([float(s.decay_steps or 0) for s in specs], **real)
-        self.end_factor = torch.tensor([s.end_factor for s in specs], **real)
-        self.generators = [torch.Generator().manual_seed(derived_seed(s.trial, "data-order")) for s in specs]
-        self.diverged_at = torch.full((len(specs),), -1, dtype=torch.long, device=device)
-        self.loss_sum = torch.zeros(len(specs), **real)
-        self.perms = None
+    trials: list[int]
+    params: dict[str, torch.Tensor]  # leaves requiring grad
+    masks: dict[str, torch.Tensor]  # bool, only the tensors that some trial prunes
+    metaparameters: dict[str, torch.Tensor]  # name -> [T]
+    optimizer_state: dict[str, dict[str, torch.Tensor]]  # parameter name -> its buffers
+    generators: list[torch.Generator]  # each trial's data order (on the CPU, so the same on every device)
+    order: torch.Tensor | None  # [T, n_train]: this epoch's examples in each trial's order
+    position: int  # examples of this epoch already used
+    step: int  # steps taken
+    loss_sum: torch.Tensor  # [T] finite training losses since the last evaluation
+    since_eval: int  # steps since the last evaluation
+    diverged_at: torch.Tensor  # [T] long: the step (from 0) of the first non-finite loss, -1 if none
+    best: int | None  # the first step at which a trial of this group reached the tightest goal
 
-    def keep(self, keep: list[bool]) -> None:
-        idx = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long)
-        dev_idx = idx.to(self.lr.device)
-        self.ids = [self.ids[i] for i in idx.tolist()]
-        self.generators = [self.generators[i] for i in idx.tolist()]
-        self.params = {k: v.detach()[dev_idx].requires_grad_() for k, v in self.params.items()}
-        for name in ("bufs", "masks"):
-            setattr(self, name, {k: v[dev_idx] for k, v in getattr(self, name).items()})
-        for name in ("lr", "mu", "decay", "end_factor", "diverged_at", "loss_sum", "perms"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, value[dev_idx])
+    def keep(self, rows: list[int]) -> None:
+        """Keep only the trials at ``rows``."""
+        idx = torch.tensor(rows, dtype=torch.long, device=self.loss_sum.device)
+        self.trials = [self.trials[i] for i in rows]
+        self.generators = [self.generators[i] for i in rows]
+        self.params = {k: v.detach()[idx].requires_grad_() for k, v in self.params.items()}
+        self.masks = {k: v[idx] for k, v in self.masks.items()}
+        self.metaparameters = {k: v[idx] for k, v in self.metaparameters.items()}
+        self.optimizer_state = {k: {b: v[idx] for b, v in s.items()} for k, s in self.optimizer_state.items()}
+        self.order = None if self.order is None else self.order[idx]
+        self.loss_sum, self.diverged_at = self.loss_sum[idx], self.diverged_at[idx]
 
-    def learning_rates(self, step: int) -> torch.Tensor:
-        """Polynomial decay of power 1 from lr to lr * end_factor over decay steps, then
-        constant; trials without decay (decay = 0) keep lr."""
-        frac = torch.where(self.decay > 0, (1 - step / self.decay.clamp(min=1)).clamp(min=0), 1.0)
-        return self.lr * (self.end_factor + (1 - self.end_factor) * frac)
 
-    def sgd_step(self, grads, step: int, nesterov: bool) -> None:
-        """torch.optim.SGD (dampening 0) per trial; masked gradients are zeroed so masked
-        weights and their momentum stay exactly zero (where, not multiply: NaN * 0 is NaN)."""
-        lr = self.learning_rates(step)
-        with torch.no_grad():
-            for (k, p), g in zip(self.params.items(), grads):
-                shape = (-1,) + (1,) * (p.dim() - 1)
-                if k in self.masks:
-                    g = torch.where(self.masks[k], g, torch.zeros((), device=g.device))
-                if self.momentum:
-                    mu = self.mu.view(shape)
-                    buf = self.bufs[k].mul_(mu).add_(g)
-                    g = g + mu * buf if nesterov else buf
-                p.sub_(lr.view(shape) * g)
+def new_group(specs, settings: StudySettings, device, n_train: int) -> GroupState:
+    required = required_metaparameters(settings)
+    for spec in specs:
+        if spec.metaparameters.keys() != required:
+            raise ValueError(
+                f"trial {spec.trial}: metaparameters {sorted(spec.metaparameters)}, expected {sorted(required)}"
+            )
+        if spec.metaparameters.get("decay_steps", 1) < 1:
+            raise ValueError(f"trial {spec.trial}: decay_steps must be at least 1")
+    masks = {
+        k: torch.cat([s.masks[k] for s in specs]).to(device)
+        for k in specs[0].masks
+        if not all(bool(s.masks[k].all()) for s in specs)
+    }
+    params = {}
+    for k in specs[0].params:
+        p = torch.cat([s.params[k] for s in specs]).to(device)
+        if k in masks:
+            p = torch.where(masks[k], p, torch.zeros((), device=device))
+        params[k] = p.requires_grad_()
+    real = dict(device=device, dtype=next(iter(params.values())).dtype)
+    init = OPTIMIZERS[settings.optimizer].init
+    return GroupState(
+        trials=[s.trial for s in specs],
+        params=params,
+        masks=masks,
+        metaparameters={
+            name: torch.tensor([s.metaparameters[name] for s in specs], **real) for name in sorted(required)
+        },
+        optimizer_state={k: init(p) for k, p in params.items()},
+        generators=[torch.Generator().manual_seed(derived_seed(s.trial, "data-order")) for s in specs],
+        order=None,
+        position=n_train,  # an epoch starts at the first step
+        step=0,
+        loss_sum=torch.zeros(len(specs), **real),
+        since_eval=0,
+        diverged_at=torch.full((len(specs),), -1, dtype=torch.long, device=device),
+        best=None,
+    )
+
+
+def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Tensor, loop: bool) -> None:
+    """One step of every trial of ``state`` on its examples ``batch`` ([T, B] indices)."""
+    logits = forward(settings.model, state.params, data["train_x"][batch], loop)
+    losses = F.cross_entropy(logits.flatten(0, 1), data["train_y"][batch].flatten(), reduction="none")
+    losses = losses.view(len(state.trials), -1).mean(1)
+    grads = torch.autograd.grad(losses.sum(), list(state.params.values()))
+    lr = SCHEDULES[settings.schedule][1](state.metaparameters, state.step)
+    update = OPTIMIZERS[settings.optimizer].update
+    with torch.no_grad():
+        for (k, p), g in zip(state.params.items(), grads):
+            if k in state.masks:  # where, not multiply: NaN * 0 is NaN
+                g = torch.where(state.masks[k], g, torch.zeros((), device=g.device))
+            update(p, g, state.optimizer_state[k], state.metaparameters, lr)
+        bad = ~torch.isfinite(losses)
+        state.diverged_at = torch.where((state.diverged_at < 0) & bad, state.step, state.diverged_at)
+        state.loss_sum += torch.where(bad, 0.0, losses)
+    state.step += 1
+    state.since_eval += 1
+
+
+def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes: dict, loop: bool) -> list[int]:
+    """Decide every trial's fate at this step: record it in ``outcomes``; return the rows of
+    the trials that train on.
+
+    A trial's errors are counted against the bound of the loosest goal it has not reached yet,
+    which decides all its open goals: a count that passes it meets none of them, a full count
+    decides all. (Against the loosest goal of all, a trial past it would be counted in full at
+    every check: most of the work at small batch sizes.)
+    """
+    step = state.step
+    diverged_at = state.diverged_at.tolist()
+    mean_loss = (state.loss_sum / state.since_eval).tolist()
+    state.loss_sum.zero_()
+    state.since_eval = 0
+    bounds = [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
+    tightest = min(bounds)
+    open_bound = [
+        max(b for b, steps in zip(bounds, outcomes[trial].steps_to_result) if steps is None) for trial in state.trials
+    ]
+    healthy = [i for i, d in enumerate(diverged_at) if d < 0]
+    errors, seen = torch.zeros(len(state.trials), dtype=torch.long), torch.zeros(len(state.trials), dtype=torch.long)
+    if healthy:
+        params = state.params if len(healthy) == len(state.trials) else {k: v[healthy] for k, v in state.params.items()}
+        e, s = count_errors(
+            settings.model,
+            params,
+            data["val_x"],
+            data["val_y"],
+            [open_bound[i] for i in healthy],
+            settings.eval_chunk,
+            settings.early_exit,
+            loop,
+        )
+        errors[healthy], seen[healthy] = e, s
+    done = [diverged_at[i] < 0 and int(errors[i]) <= tightest for i in range(len(state.trials))]
+    race_over = settings.mode == "race" and (any(done) or (stop_at is not None and step >= stop_at))
+    rows = []
+    for i, trial in enumerate(state.trials):
+        out = outcomes[trial]
+        out.steps_trained = step
+        if diverged_at[i] >= 0:
+            out.diverged_at_step = diverged_at[i] + 1
+            _finish(out, INFEASIBLE)
+            continue
+        out.curve["step"].append(step)
+        out.curve["val_errors"].append(int(errors[i]))
+        out.curve["val_examples"].append(int(seen[i]))
+        out.curve["train_loss"].append(mean_loss[i])
+        for j, bound in enumerate(bounds):
+            if out.steps_to_result[j] is None and int(errors[i]) <= bound:
+                out.status[j], out.steps_to_result[j] = COMPLETE, step
+        if done[i]:  # every goal is reached now
+            state.best = step if state.best is None else min(state.best, step)
+        elif race_over:
+            _finish(out, PRUNED)
+        elif step >= settings.budget_steps:
+            _finish(out, INCOMPLETE)
+        else:
+            rows.append(i)
+    return rows
+
+
+def _finish(out: TrialOutcome, status: str) -> None:
+    """A stopped trial: ``status`` for every goal it has not reached."""
+    out.status = [COMPLETE if steps is not None else status for steps in out.steps_to_result]
 
 
 def train_study(
@@ -166,107 +330,50 @@ def train_study(
     they were when it stopped.
 
     Groups of ``settings.max_group`` trials run one after the other; in race mode the best
-    step found so far (``stop_at``, also accepted from outside) bounds every later trial.
+    step at the tightest goal found so far (``stop_at``, also accepted from outside) bounds
+    every later trial.
 
     ``checkpoint`` (a checkpoint.Checkpoint) saves the loop's state at intervals, and a run
     that finds its own checkpoint resumes from it.
     """
-    outcomes = {}
-    group_size = settings.max_group or len(specs)
-    resume = checkpoint.load() if checkpoint is not None else None
-    first = 0
-    if resume is not None:  # skip the groups the killed run had finished
-        first, stop_at = resume["start"], resume["stop_at"]
-    for start in range(first, len(specs), group_size):
-        group = specs[start : start + group_size]
-        found = _train_group(group, data, settings, device, stop_at, outcomes, final_params, checkpoint, start, resume)
-        resume = None
-        if settings.mode == "race" and found is not None:
-            stop_at = found if stop_at is None else min(stop_at, found)
-    return [outcomes[s.trial] for s in specs]
-
-
-def _train_group(
-    specs, data, settings: StudySettings, device, stop_at, outcomes, final_params, checkpoint=None, start=0, resume=None
-) -> int | None:
-    g = _Group(specs, settings, device)
-    for trial in g.ids:
-        outcomes[trial] = TrialOutcome(trial)
-    train_x, train_y = data["train_x"], data["train_y"]
-    n_train, batch = len(train_x), settings.batch_size
+    n_train, batch = len(data["train_x"]), settings.batch_size
+    if not settings.goal_errors:
+        raise ValueError("no goal errors")
     if batch > n_train:
         raise ValueError(f"batch size {batch} exceeds the {n_train} training examples")
-    bound = max_errors(settings.goal_error, len(data["val_x"]))
-    nesterov = settings.optimizer == "nesterov"
     loop = settings.loop_trials if settings.loop_trials is not None else torch.device(device).type == "cpu"
-    best = None
-    step, pos, since_eval = 0, n_train, 0
-    if resume is not None:
-        step, pos, since_eval, best = checkpoint.restore(resume, g, outcomes, final_params)
-    while g.ids:
-        if checkpoint is not None and checkpoint.due(step):
-            checkpoint.save(g, start, stop_at, (step, pos, since_eval, best), outcomes, final_params)
-        if pos + batch > n_train:  # new epoch: a fresh permutation per trial, remainder dropped
-            g.perms = torch.stack([torch.randperm(n_train, generator=gen) for gen in g.generators]).to(device)
-            pos = 0
-        idx = g.perms[:, pos : pos + batch]
-        pos += batch
-        logits = forward(settings.model, g.params, train_x[idx], loop)
-        losses = F.cross_entropy(logits.flatten(0, 1), train_y[idx].flatten(), reduction="none")
-        losses = losses.view(len(g.ids), batch).mean(1)
-        grads = torch.autograd.grad(losses.sum(), list(g.params.values()))
-        g.sgd_step(grads, step, nesterov)
-        with torch.no_grad():
-            bad = ~torch.isfinite(losses)
-            g.diverged_at = torch.where((g.diverged_at < 0) & bad, step, g.diverged_at)
-            g.loss_sum += torch.where(bad, 0.0, losses)
-        step += 1
-        since_eval += 1
-        if step % settings.eval_every and step < settings.budget_steps:
-            continue
-
-        # Evaluation: decide every active trial's fate at this step.
-        diverged = (g.diverged_at >= 0).tolist()
-        diverged_at = g.diverged_at.tolist()
-        mean_loss = (g.loss_sum / since_eval).tolist()
-        g.loss_sum.zero_()
-        since_eval = 0
-        healthy = [i for i, d in enumerate(diverged) if not d]
-        errors, seen = torch.zeros(len(g.ids), dtype=torch.long), torch.zeros(len(g.ids), dtype=torch.long)
-        if healthy:
-            sub = g.params if len(healthy) == len(g.ids) else {k: v[healthy] for k, v in g.params.items()}
-            e, s = count_errors(
-                settings.model, sub, data["val_x"], data["val_y"], bound, settings.eval_chunk, settings.early_exit, loop
-            )
-            errors[healthy], seen[healthy] = e, s
-        met = [not diverged[i] and int(errors[i]) <= bound for i in range(len(g.ids))]
-        race_over = settings.mode == "race" and (any(met) or (stop_at is not None and step >= stop_at))
-        keep = []
-        for i, trial in enumerate(g.ids):
-            out = outcomes[trial]
-            out.steps_trained = step
-            if diverged[i]:
-                out.status, out.diverged_at_step = INFEASIBLE, diverged_at[i] + 1
-            else:
-                out.curve["step"].append(step)
-                out.curve["val_errors"].append(int(errors[i]))
-                out.curve["val_examples"].append(int(seen[i]))
-                out.curve["train_loss"].append(mean_loss[i])
-                if met[i]:
-                    out.status, out.steps_to_result = COMPLETE, step
-                    best = step if best is None else min(best, step)
-                elif race_over:
-                    out.status = PRUNED
-                elif step >= settings.budget_steps:
-                    out.status = INCOMPLETE
-                else:
-                    keep.append(True)
-                    continue
-            keep.append(False)
-        if not all(keep):
-            if final_params is not None:
-                for i, trial in enumerate(g.ids):
-                    if not keep[i]:
-                        final_params[trial] = {k: v[i : i + 1].detach().cpu() for k, v in g.params.items()}
-            g.keep(keep)
-    return best
+    outcomes = {}
+    group_size = settings.max_group or len(specs)
+    saved = checkpoint.load() if checkpoint is not None else None
+    first = 0
+    if saved is not None:  # skip the groups the killed run had finished
+        first, stop_at = saved["start"], saved["stop_at"]
+    for start in range(first, len(specs), group_size):
+        group = specs[start : start + group_size]
+        goals = len(settings.goal_errors)
+        outcomes.update({s.trial: TrialOutcome(s.trial, [INCOMPLETE] * goals, [None] * goals) for s in group})
+        if saved is not None:
+            state = checkpoint.restore(saved, outcomes, final_params, device)
+            saved = None
+        else:
+            state = new_group(group, settings, device, n_train)
+        while state.trials:
+            if checkpoint is not None and checkpoint.due(state.step):
+                checkpoint.save(state, start, stop_at, outcomes, final_params)
+            if state.position + batch > n_train:  # new epoch: a fresh permutation per trial, remainder dropped
+                state.order = torch.stack([torch.randperm(n_train, generator=g) for g in state.generators]).to(device)
+                state.position = 0
+            train_step(state, settings, data, state.order[:, state.position : state.position + batch], loop)
+            state.position += batch
+            if state.step % settings.eval_every and state.step < settings.budget_steps:
+                continue
+            rows = evaluate(state, settings, data, stop_at, outcomes, loop)
+            if len(rows) < len(state.trials):
+                if final_params is not None:
+                    for i, trial in enumerate(state.trials):
+                        if i not in rows:
+                            final_params[trial] = {k: v[i : i + 1].detach().cpu() for k, v in state.params.items()}
+                state.keep(rows)
+        if settings.mode == "race" and state.best is not None:
+            stop_at = state.best if stop_at is None else min(stop_at, state.best)
+    return [outcomes[s.trial] for s in specs]

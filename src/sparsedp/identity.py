@@ -138,7 +138,9 @@ def noise_identity(config: dict, dataset: str, model: str, sparsity: float) -> d
         "model": model,
         "sparsity": float(sparsity),
         **{k: settings[k] for k in ("batch_small", "batch_big", "draws", "seeds")},
-        "masks": [mask_identity(dataset, model, sparsity, seed, pruning_settings(config)) for seed in range(settings["seeds"])],
+        "masks": [
+            mask_identity(dataset, model, sparsity, seed, pruning_settings(config)) for seed in range(settings["seeds"])
+        ],
         "code": code_version("noise"),
     }
 
@@ -157,6 +159,16 @@ def differences(found: dict, expected: dict, prefix: str = "") -> list[str]:
 
 class IdentityError(ValueError):
     """A record made with other settings (or other code) than the experiment's."""
+
+
+def check_code(identity: dict, kind: str) -> None:
+    """The code running a job must be the code its identity names: an edit of the package
+    between planning a run and running its job would otherwise be recorded under the old name."""
+    if identity["code"] != code_version(kind):
+        raise IdentityError(
+            f"the {kind} code changed since this run was planned ({identity['code']} -> {code_version(kind)}); "
+            "rerun snakemake, which plans the run again with the current code"
+        )
 
 
 def check(found: dict, expected: dict, path, redo: str) -> None:

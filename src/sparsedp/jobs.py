@@ -21,16 +21,16 @@ from pathlib import Path
 
 from . import data, fetch
 from .config import ConfigError
-from .identity import IdentityError, check, trial_identities
-from .results import REBUILD, CorruptResult, atomic_path, read_record, write_json
+from .identity import IdentityError, check_code, differences, trial_identities
+from .results import BadInput, CorruptResult, atomic_path, read_record, write_json
 from .search import derived_seed
 
 log = logging.getLogger("sparsedp")
 ALLOW_COLLAPSE = "snip.allow_layer_collapse: true"
 
 
-class MaskError(RuntimeError):
-    """A mask file that cannot be used; the message names it and what to do."""
+class LayerCollapse(RuntimeError):
+    """A mask that prunes every weight of a layer, refused unless the config allows it."""
 
 
 def setup_logging(path=None) -> None:
@@ -52,6 +52,7 @@ def choose_device(setting: str) -> str:
 
 def prepare_data(identity: dict, job: dict) -> None:
     """The train/validation split of ``identity['dataset']`` from its verified original files."""
+    check_code(identity, "data")
     spec = fetch.DATASETS[identity["dataset"]]
     settings = job["data"]
     cache = Path(settings["cache"]) / identity["dataset"]
@@ -67,6 +68,7 @@ def make_mask(identity: dict, job: dict) -> None:
     from .models import init_parameters
     from .pruning import collapsed_layers, prune
 
+    check_code(identity, "mask")
     device = choose_device(job["device"])
     pruning, seed = identity["pruning"], identity["seed"]
     tensors = data.load_tensors(Path(job["data"]), device, identity["data"])
@@ -94,7 +96,7 @@ def make_mask(identity: dict, job: dict) -> None:
         log.info("seed %d sparsity %s: %s kept %d of %d", seed, identity["sparsity"], name, m.sum(), m.numel())
     collapsed = collapsed_layers(masks)
     if collapsed and not job["allow_layer_collapse"]:
-        raise MaskError(
+        raise LayerCollapse(
             f"{job['output']}: at sparsity {identity['sparsity']} {pruning['method']} prunes every weight of "
             f"{', '.join(collapsed)}; no trial could learn through it, so no mask is written. Choose a lower "
             f"sparsity, or set {ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
@@ -112,22 +114,22 @@ def load_mask(path, expected: dict, allow_collapse: bool) -> dict:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise MaskError(
-            f"{path}: refused: it holds Python objects other than tensors and plain values, which could run "
-            f"code when loaded ({str(exc).splitlines()[0]}). {REBUILD}"
+        raise BadInput(
+            path,
+            "refused: it holds Python objects other than tensors and plain values, which could run code when "
+            f"loaded ({str(exc).splitlines()[0]})",
         ) from None
     except Exception as exc:  # torch reports a truncated zip as RuntimeError, a missing file as OSError
-        raise MaskError(
-            f"{path}: cannot read this mask file ({type(exc).__name__}: {str(exc).splitlines()[0]}). {REBUILD} "
-            "The trials already trained from it are kept: it is rebuilt exactly from its seed."
-        ) from None
+        raise BadInput(path, f"cannot read this mask file ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     if not isinstance(saved, dict) or "identity" not in saved:
-        raise MaskError(f"{path}: not a mask file of this version (no identity). {REBUILD}")
-    check(saved["identity"], expected, path, REBUILD)
+        raise BadInput(path, "not a mask file of this version (no identity)")
+    diff = differences(saved["identity"], expected)
+    if diff:
+        raise BadInput(path, f"made with other settings than this experiment's: {'; '.join(diff)}")
     if saved["collapsed_layers"] and not allow_collapse:
-        raise MaskError(
+        raise LayerCollapse(
             f"{path}: prunes every weight of {', '.join(saved['collapsed_layers'])} (made while {ALLOW_COLLAPSE}). "
-            f"Set it again to train from it, or delete the file."
+            "Set it again to train from it, or delete the file."
         )
     return saved
 
@@ -141,30 +143,21 @@ def train(identity: dict, job: dict) -> None:
     from .checkpoint import Checkpoint, run_key
     from .engine import StudySettings, TrialSpec, train_study
 
+    check_code(identity, "trial")
     device = choose_device(job["device"])
     settings = job["training"]
     trials = trial_identities(identity, job["trials"])
     masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(job["masks"], trials)]
-    # TEMPORARY: the engine's pre-multi-goal interface (replaced when the engine branch lands).
-    if len(identity["goal_errors"]) != 1:
-        raise NotImplementedError("several goal errors need the multi-goal engine")
     specs = [
-        TrialSpec(
-            trial=t["trial"],
-            learning_rate=t["metaparameters"]["learning_rate"],
-            momentum=t["metaparameters"].get("momentum", 0.0),
-            params=m["params"],
-            masks=m["masks"],
-            decay_steps=t["metaparameters"].get("decay_steps"),
-            end_factor=t["metaparameters"].get("end_factor", 1.0),
-        )
+        TrialSpec(trial=t["trial"], metaparameters=t["metaparameters"], params=m["params"], masks=m["masks"])
         for t, m in zip(trials, masks)
     ]
     study = StudySettings(
         model=identity["model"],
         optimizer=identity["optimizer"],
+        schedule=identity["schedule"],
         batch_size=identity["batch_size"],
-        goal_error=identity["goal_errors"][0],
+        goal_errors=tuple(identity["goal_errors"]),
         budget_steps=identity["budget_steps"],
         eval_every=identity["eval_every"],
         mode=identity["mode"],
@@ -179,11 +172,12 @@ def train(identity: dict, job: dict) -> None:
     outcomes = train_study(specs, tensors, study, device, checkpoint=checkpoint)
     seconds = time.perf_counter() - start
     log.info("trained %d trials in %.1f s on %s", len(specs), seconds, device)
-    run_info = {"device": device, "torch": torch.__version__, "trials_in_job": job["trials"], "seconds": seconds}
+    # Where it ran (not how long: a record is the same whether or not its job was killed and resumed).
+    run_info = {"device": device, "torch": torch.__version__, "trials_in_job": job["trials"]}
     for trial, mask, out_path, outcome in zip(trials, masks, job["outputs"], outcomes):
         goals = [
             {"goal_error": goal, "status": status, "steps_to_result": steps}
-            for goal, status, steps in zip(identity["goal_errors"], [outcome.status], [outcome.steps_to_result])
+            for goal, status, steps in zip(identity["goal_errors"], outcome.status, outcome.steps_to_result)
         ]
         record = {
             "identity": trial,
@@ -206,6 +200,7 @@ def noise_scale(identity: dict, job: dict) -> None:
 
     from .noise import estimate, masked_sq_norm
 
+    check_code(identity, "noise")
     device = choose_device(job["device"])
     model = identity["model"]
     tensors = data.load_tensors(Path(job["data"]), device, identity["masks"][0]["data"])
@@ -232,7 +227,7 @@ def noise_scale(identity: dict, job: dict) -> None:
 
 JOBS = {"data": prepare_data, "mask": make_mask, "train": train, "noise_scale": noise_scale}
 # Errors whose message says all a user needs (file, cause, what to do): no traceback.
-USER_ERRORS = (MaskError, IdentityError, CorruptResult, data.DataError, ConfigError)
+USER_ERRORS = (BadInput, LayerCollapse, IdentityError, CorruptResult, data.DataError, ConfigError)
 
 
 def main(argv=None) -> int:
@@ -250,8 +245,14 @@ def main(argv=None) -> int:
     try:
         JOBS[args.job](args.identity, args.settings)
     except USER_ERRORS as exc:
-        log.error("%s", exc)
-        print(f"Error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, BadInput):  # rebuilt as the only target, nothing made from it is redone
+            message += (
+                f". Rebuild it alone, keeping the results already made from it: rm {exc.path} && "
+                f"{args.settings['redo']} {exc.path}; then rerun."
+            )
+        log.error("%s", message)
+        print(f"Error: {message}", file=sys.stderr)
         return 1
     return 0
 

@@ -18,12 +18,9 @@ exactly for the training set's G and Σ.
 from __future__ import annotations
 
 import logging
-import time
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 

@@ -13,11 +13,20 @@ os.umask(_UMASK)
 
 COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED = "complete", "incomplete", "infeasible", "pruned"
 STATUSES = (COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED)
-REBUILD = "Delete it and rerun: Snakemake rebuilds it (and only what depends on it)."
+REBUILD = "Delete it and rerun: Snakemake redoes it (and only what depends on it)."
 
 
 class CorruptResult(RuntimeError):
     """A result file that cannot be read; the message names it and how to rebuild it."""
+
+
+class BadInput(RuntimeError):
+    """A data split or mask that a job cannot use (unreadable, unsafe, or made by other settings).
+    It is rebuilt alone (``path`` as the only target), so what was made from it is kept."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
 
 
 @contextlib.contextmanager

@@ -39,12 +39,6 @@ SPARSITY = {
 _CONDA = "conda" in str(getattr(workflow.deployment_settings, "deployment_method", ""))
 _PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
 _JOB_SCRIPT = shlex.quote(str(Path(workflow.basedir) / "workflow/scripts/job.py"))
-# What the jobs need that cannot change a result: an untracked param (a function of the job's
-# files), so changing it redoes nothing.
-OPERATIONAL = {
-    "device": config["device"],
-    "allow_layer_collapse": config["snip"]["allow_layer_collapse"],
-}
 
 
 wildcard_constraints:
@@ -102,8 +96,7 @@ def job_trials(wildcards):
 
 
 def training_inputs(wildcards):
-    """The data split and each trial's mask. ancient(): they are part of the trial's identity, so
-    a mask rebuilt byte for byte (or a copied results tree) retrains nothing."""
+    """The data split and each trial's mask (both part of the trial's identity)."""
     spec = config["workloads"][wildcards.workload]
     masks = [
         MASK_FILE.format(
@@ -115,8 +108,8 @@ def training_inputs(wildcards):
         for k in job_trials(wildcards)
     ]
     return {
-        "data": ancient(DATA_FILE.format(dataset=spec["dataset"])),
-        "masks": [ancient(m) for m in masks],
+        "data": DATA_FILE.format(dataset=spec["dataset"]),
+        "masks": masks,
     }
 
 
@@ -144,7 +137,7 @@ def training_job(wildcards, input, output, threads):
     checkpoint_file = f"{RESULTS}/checkpoints/{study.path}/{cfg.trial_name(trials[0])}-{cfg.trial_name(trials[-1])}.pt"
     return as_json(
         {
-            **OPERATIONAL,
+            **operational(),
             "trials": trials,
             "outputs": list(output),
             "data": input.data,
@@ -172,7 +165,7 @@ def mask_identity(wildcards):
 
 
 def mask_job(wildcards, input, output, threads):
-    return as_json({**OPERATIONAL, "data": input[0], "output": output[0], "threads": threads})
+    return as_json({**operational(), "data": input[0], "output": output[0], "threads": threads})
 
 
 def data_job(wildcards, output):
@@ -190,9 +183,9 @@ def noise_identity(wildcards):
 def noise_inputs(wildcards):
     """The training split and the networks (masks + initialisations) of seeds 0..seeds-1."""
     return {
-        "data": ancient(DATA_FILE.format(dataset=wildcards.dataset)),
+        "data": DATA_FILE.format(dataset=wildcards.dataset),
         "masks": [
-            ancient(MASK_FILE.format(seed=cfg.trial_name(k), **wildcards))
+            MASK_FILE.format(seed=cfg.trial_name(k), **wildcards)
             for k in range(config["noise_scale"]["seeds"])
         ],
     }
@@ -201,7 +194,7 @@ def noise_inputs(wildcards):
 def noise_job(wildcards, input, output, threads):
     return as_json(
         {
-            **OPERATIONAL,
+            **operational(),
             "data": input.data,
             "masks": list(input.masks),
             "output": output[0],
@@ -210,12 +203,27 @@ def noise_job(wildcards, input, output, threads):
     )
 
 
-def rerun_hint(wildcards, input):
-    """Untracked param: the command that redoes refused records (this run's config files)."""
+def operational():
+    """What the jobs need that cannot change a result, passed in an untracked param (a function of
+    the job's files), so changing it redoes nothing."""
+    return {
+        "device": config["device"],
+        "allow_layer_collapse": config["snip"]["allow_layer_collapse"],
+        "redo": snakemake_command(),
+    }
+
+
+def snakemake_command():
+    """This run's command, for the messages that say how to redo a result."""
     files = " ".join(
         f"--configfile={shlex.quote(str(f))}" for f in workflow.config_settings.configfiles
     )
     return f"snakemake --cores N {files}".strip()
+
+
+def rerun_hint(wildcards, input):
+    """Untracked param: the command that redoes refused records."""
+    return snakemake_command()
 
 
 def expected_study(wildcards):

@@ -2,7 +2,7 @@
 # batch size: trial k of every study starts from seed k's file.
 rule snip_mask:
     input:
-        ancient(DATA_FILE),
+        DATA_FILE,
     output:
         MASK_FILE,
     log:
