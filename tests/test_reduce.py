@@ -10,7 +10,7 @@ from sparsedp.reduce import reduce_study, study_table, trial_table
 def trial(k, status, steps=None, workload="mnist_momentum", sparsity=0.9, batch=64):
     return {
         "workload": workload, "dataset": "mnist", "model": "simple_cnn", "optimizer": workload.split("_")[1],
-        "schedule": "constant", "sparsity": sparsity, "batch_size": batch, "goal_error": 0.02, "trial": k,
+        "schedule": "constant", "sparsity": sparsity, "batch_size": batch, "goal_error": 0.02, "mode": "race", "trial": k,
         "status": status, "steps_to_result": steps, "steps_trained": steps or 100,
         "metaparameters": {"learning_rate": 0.01 * (k + 1), "momentum": 0.9, "decay_steps": None, "end_factor": 1.0},
         "curve": {"step": [16], "val_errors": [10], "val_examples": [6000], "train_loss": [0.5]},
@@ -63,8 +63,26 @@ def test_tables_are_tidy_and_sorted():
         (0.9, 128),
     ]
     assert table["steps_to_result"].dtype == "Int64"
-    rows = trial_table([trial(1, "complete", 32), trial(0, "pruned", 32)])
+    trials = [trial(1, "complete", 32), trial(0, "pruned", 32)]
+    rows = trial_table(trials, [reduce_study(trials)])
     assert list(rows["trial"]) == [0, 1] and "learning_rate" in rows and "curve" not in rows
+    assert list(rows["best"]) == [False, True]  # the study's best trial, as its reduction chose it
+
+
+def test_metaparameters_a_workload_does_not_search_are_empty():
+    # Trials carry the values they trained with: momentum 0 under SGD, no decay at a constant rate.
+    sgd = trial(0, "complete", 32, workload="mnist_sgd") | {
+        "metaparameters": dict(learning_rate=0.1, momentum=0.0, decay_steps=None, end_factor=1.0)
+    }
+    momentum = trial(0, "complete", 32)
+    studies = study_table([reduce_study([sgd]), reduce_study([momentum])]).set_index("workload")
+    trials = trial_table([sgd, momentum], []).set_index("workload")
+    for table in (studies, trials):
+        assert table.loc["mnist_sgd", "learning_rate"] == 0.1
+        assert table.loc[["mnist_sgd"], ["momentum", "decay_steps", "end_factor"]].isna().all(axis=None)
+        assert table.loc["mnist_momentum", "momentum"] == 0.9
+        assert table.loc[["mnist_momentum"], ["decay_steps", "end_factor"]].isna().all(axis=None)
+    assert studies.loc["mnist_sgd", "mode"] == "race"
 
 
 @pytest.mark.parametrize("figure", ["fig1_mnist", "fig2_mnist"])
@@ -75,5 +93,5 @@ def test_figures_render_from_a_table(tmp_path, figure):
         for sp in (0.0, 0.9)
         for b in (16, 64, 256)
     ]
-    render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", goal_note="test")
+    render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", experiment="test")
     assert (tmp_path / "f.pdf").stat().st_size > 5000 and (tmp_path / "f.png").stat().st_size > 5000

@@ -27,6 +27,8 @@ rule noise_scale_table:
             "results/tables/noise_scale.csv",
             caption="../report/noise_scale_table.rst",
             category="Tables",
+            subcategory="Analysis",
+            labels={"table": "noise_scale.csv: one row per workload and sparsity"},
         ),
     log:
         "results/logs/tables/noise_scale.log",
@@ -49,10 +51,7 @@ rule noise_scale_figure:
             caption="../report/noise_scale.rst",
             category="Figures",
             subcategory="Beyond the paper",
-            labels={
-                "figure": "gradient noise scale vs critical batch size",
-                "workloads": ", ".join(config["workloads"]),
-            },
+            labels={"figure": "Gradient noise scale and critical batch size"},
         ),
     log:
         "results/logs/figures/noise_scale.log",

@@ -1,13 +1,13 @@
-import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.analysis import critical_batch_table
-from sparsedp.pipeline import setup_logging
+from sparsedp.pipeline import read_trials, setup_logging
+from sparsedp.reduce import study_table
 from sparsedp.results import atomic_path
 
 setup_logging(snakemake.log[0])
 table = critical_batch_table(
-    pd.read_csv(snakemake.input[0]),
+    study_table(read_trials(snakemake.input)),
     min_saving=snakemake.params.analysis["min_saving"],
     n_bootstrap=snakemake.params.analysis["n_bootstrap"],
 )

@@ -5,6 +5,9 @@ from sparsedp.reduce import study_table, trial_table
 from sparsedp.results import atomic_path
 
 setup_logging(snakemake.log[0])
-make_table = {"studies": study_table, "trials": trial_table}[snakemake.params.kind]
+if snakemake.params.kind == "studies":
+    table = study_table(read_trials(snakemake.input))
+else:
+    table = trial_table(read_trials(snakemake.input.trials), read_trials(snakemake.input.studies))
 with atomic_path(snakemake.output[0]) as tmp:
-    make_table(read_trials(snakemake.input)).to_csv(tmp, index=False)
+    table.to_csv(tmp, index=False)
