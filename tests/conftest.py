@@ -53,6 +53,16 @@ def snakemake(workdir: Path, config: dict, *args, check=True, timeout=None) -> s
 
 
 @pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The tiny config run to the end, shared by the tests that only read it (and put back what
+    they change)."""
+    workdir = tmp_path_factory.mktemp("run")
+    config = tiny_config()
+    snakemake(workdir, config, "--cores", "2")
+    return workdir, config
+
+
+@pytest.fixture(scope="session")
 def mnist_npz(tmp_path_factory):
     from sparsedp.pipeline import fetch_dataset
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,14 +57,6 @@ def test_bad_config_fails_before_any_job_and_touches_nothing(tmp_path):
     assert "config key 'workloads.mnist_momentum.optimizer'" in proc.stderr
     assert "allowed: sgd, momentum, nesterov" in proc.stderr
     assert not (tmp_path / "results").exists()
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run")
-    config = tiny_config()
-    snakemake(workdir, config, "--cores", "2")
-    return workdir, config
 
 
 def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
@@ -136,24 +129,28 @@ def test_nothing_is_recomputed_when_everything_exists(finished_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run):
+def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run, tmp_path):
     workdir, config = finished_run
-    (workdir / "results/trials/mnist_momentum/sparsity90/batch64/trial007.json").unlink()
-    counts = dry_run(workdir, config)
-    assert counts == {
-        "train_trial": 1,
-        "reduce_study": 1,
-        "steps_to_result_table": 1,
-        "critical_batch_table": 1,
-        "figure_table": 1,
-        "trials_table": 1,
-        "figure": 1,
-        "noise_scale_figure": 1,
-        "claims_table": 1,
-        "all": 1,
-    }
-    proc = snakemake(workdir, config, "-n")
-    assert "trial007.json" in proc.stdout and "trial=007" in proc.stdout
+    trial = workdir / "results/trials/mnist_momentum/sparsity90/batch64/trial007.json"
+    kept = shutil.copy2(trial, tmp_path)  # put back afterwards, modification time and all: the run is shared
+    trial.unlink()
+    try:
+        assert dry_run(workdir, config) == {
+            "train_trial": 1,
+            "reduce_study": 1,
+            "steps_to_result_table": 1,
+            "critical_batch_table": 1,
+            "figure_table": 1,
+            "trials_table": 1,
+            "figure": 1,
+            "noise_scale_figure": 1,
+            "claims_table": 1,
+            "all": 1,
+        }
+        proc = snakemake(workdir, config, "-n")
+        assert "trial007.json" in proc.stdout and "trial=007" in proc.stdout
+    finally:
+        shutil.move(kept, trial)
 
 
 def test_noise_scale_table_and_figure(finished_run):

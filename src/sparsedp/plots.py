@@ -25,6 +25,9 @@ FONT_PT = 8  # the smallest text in any figure
 # window): at 13 in, FONT_PT text still shows 8 px tall.
 MAX_WIDTH = 13.0
 MIN_WIDTH = 5.5  # room for the title and the run's note
+# Pixels. The report centres a figure in the window: a taller one loses its top, out of reach of
+# the scroll bar, in a window 1000 px tall.
+PNG_MAX_HEIGHT = 900
 PANEL = (2.4, 2.1)  # one panel, width and height in inches, with its tick labels
 STUDY = ["workload", "sparsity", "batch_size"]
 
@@ -380,10 +383,12 @@ FIGURES = {
 
 
 def _save(fig, pdf, png) -> None:
-    """``fig`` as PDF and 200-dpi PNG, each written atomically; then closed."""
+    """``fig`` as PDF and PNG, each written atomically; then closed. The PNG at 200 dpi, less
+    where that would make it taller than PNG_MAX_HEIGHT."""
     from .results import atomic_path
 
-    for path, kw in ((pdf, {}), (png, {"dpi": 200})):
+    dpi = min(200, PNG_MAX_HEIGHT / fig.get_figheight())
+    for path, kw in ((pdf, {}), (png, {"dpi": dpi})):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
     plt.close(fig)
