@@ -158,6 +158,10 @@ def _steps_panel(ax, curves: dict, fits: dict, colors: dict, fitted: bool = Fals
             steps_shown.append(fitted_steps)
         y = 2 * fit["s_min"] / scale
         ax.plot([lo, hi], [y, y], "-", lw=1.5, color=colors[key], solid_capstyle="butt", zorder=3)
+        # Caps show an interval narrower than the diamond; only inside the measured batch sizes,
+        # where the panel's padding leaves them room.
+        ends = [end for end in (lo, hi) if batches.min() <= end <= batches.max()]
+        ax.plot(ends, [y] * len(ends), "|", ms=8, mew=1.5, color=colors[key], zorder=3)
         ax.plot([b], [y], "D", ms=5, color=colors[key], mec="k", mew=0.6, zorder=4)
         steps_shown.append([y])
     _log2_axis(ax, "x", _log2_limits(batches))
@@ -431,6 +435,7 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
         else:
             x = 100 * fit["sparsity"] + shift
             ax.vlines(x, fit["b_crit_lo"], fit["b_crit_hi"], lw=1.5, color="tab:orange")
+            ax.plot([*x, *x], [*fit["b_crit_lo"], *fit["b_crit_hi"]], "_", ms=8, mew=1.5, color="tab:orange")
             ax.plot(x, fit["b_crit"], "s--", ms=4, color="tab:orange")
             shown += [fit["b_crit"], fit["b_crit_lo"], fit["b_crit_hi"]]
         _log2_axis(ax, "y", _log2_limits(pd.concat(shown)))
@@ -441,10 +446,11 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
         ax.set_ylabel("batch size")
     for ax in axes.flat[len(workloads) :]:
         ax.axis("off")
-    handles = [
-        plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e."),
-        plt.Line2D([], [], marker="s", ls="--", color="tab:orange", label="B_crit measured, line: 68% interval"),
-    ]
+    handles = [plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e.")]
+    if both["b_crit"].notna().any():
+        handles.append(
+            plt.Line2D([], [], marker="s", ls="--", color="tab:orange", label="B_crit measured, line: 68% interval")
+        )
     _legend(fig, handles)
     first = noise.iloc[0]
     note = f"B_simple: {int(first['networks'])} networks × {int(first['draws'])} draws per sparsity"
