@@ -106,6 +106,12 @@ def tiny_run(tmp_path_factory):
     return workdir, config
 
 
+@pytest.fixture(scope="session")
+def finished_run(tiny_run):
+    """The tiny run, for the tests that only read it."""
+    return tiny_run
+
+
 def copy_run(run, dest: Path) -> Path:
     """A copy of a finished run with its files' times and Snakemake's metadata: the same state."""
     shutil.copytree(run, dest, symlinks=True)

@@ -25,9 +25,21 @@ def test_noise_free_curve_is_fitted_exactly():
 def test_end_of_perfect_scaling_is_the_first_doubling_that_saves_too_little():
     steps = [4096, 2048, 1024, 512, 400, 390]  # perfect until 128, then 22%, then 2.5% saved
     batch = [16, 32, 64, 128, 256, 512]
-    assert end_of_perfect_scaling(batch, steps, min_saving=0.4) == 128
-    assert end_of_perfect_scaling(batch, steps, min_saving=0.1) == 256
-    assert np.isnan(end_of_perfect_scaling(batch[:4], steps[:4], min_saving=0.4))
+    assert end_of_perfect_scaling(batch, steps, min_saving=0.4) == (128, "observed")
+    assert end_of_perfect_scaling(batch, steps, min_saving=0.1) == (256, "observed")
+
+
+@pytest.mark.parametrize(
+    "batch,steps,seen",
+    [
+        ([16, 32, 64, 128], [4096, 2048, 1024, 512], "above_range"),  # every doubling halves the steps
+        ([128, 256, 512], [512, 400, 390], "below_range"),  # the first doubling already saves 22%
+        ([16, 64, 256], [4096, 1024, 256], "no_doubling"),
+    ],
+)
+def test_an_end_of_perfect_scaling_not_observed_is_empty_and_says_why(batch, steps, seen):
+    end, status = end_of_perfect_scaling(batch, steps, min_saving=0.4)
+    assert np.isnan(end) and status == seen
 
 
 def test_table_has_a_row_per_curve_and_skips_unreached_points():

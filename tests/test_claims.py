@@ -21,7 +21,8 @@ def curve(optimizer, sparsity, steps, batch=BATCH, dataset="mnist", goal=0.02, n
 
 def fit(optimizer, sparsity, b_crit, lo, hi, dataset="mnist", eops=np.nan, n_points=8):
     return dict(workload=f"{dataset}_{optimizer}", optimizer=optimizer, sparsity=sparsity, n_points=n_points,
-                s_min=100.0, b_crit=b_crit, b_crit_lo=lo, b_crit_hi=hi, end_of_perfect_scaling=eops)  # fmt: skip
+                s_min=100.0, b_crit=b_crit, b_crit_lo=lo, b_crit_hi=hi, end_of_perfect_scaling=eops,
+                perfect_scaling_end="observed" if np.isfinite(eops) else "above_range")  # fmt: skip
 
 
 def perfect(s0):

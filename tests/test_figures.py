@@ -19,12 +19,14 @@ def trials_table(studies=((0.0, 16), (0.9, 16), (0.0, 256), (0.9, 256))):
         for k, status in enumerate(STATUSES):
             complete = status == "complete"
             rows.append(
-                dict(workload="mnist_momentum", optimizer="momentum", sparsity=sparsity, batch_size=batch, trial=k,
+                dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
+                     sparsity=sparsity, batch_size=batch, trial=k,
                      learning_rate=10.0 ** (-3 + k / 4), momentum=1 - 10.0 ** (-1 - k / 8), status=status,
                      steps_to_result=(400 - 10 * k + batch) if complete else np.nan,
                      steps_trained=(400 - 10 * k + batch) if complete else 1500, goal_error=0.05)
             )  # fmt: skip
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.assign(best=table["trial"] == 7)  # the lowest steps-to-result among the complete ones
 
 
 def marker_path(marker):
@@ -39,8 +41,11 @@ def test_figure4_marks_each_trial_by_its_status_and_the_best_with_a_star():
     assert len(axes) == 4  # rows: sparsity 0, 90%; columns: batch 16, 256
     expected_best = table[table["status"] == "complete"].sort_values(["steps_to_result", "trial"])
     for ax, (sparsity, batch) in zip(axes, [(0.0, 16), (0.0, 256), (0.9, 16), (0.9, 256)]):
-        assert ax.get_title().startswith(f"S: {100 * sparsity:g}%, B: {batch}")
-        assert "4 complete, 2 incomplete, 2 infeasible" in ax.get_title()
+        best_steps = 400 - 10 * 7 + batch
+        assert (
+            ax.get_title()
+            == f"{100 * sparsity:g}% sparse, B = {batch}\n4 complete, 2 incomplete, 2 infeasible\nbest: {best_steps} steps"
+        )
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
         study = table[(table["sparsity"] == sparsity) & (table["batch_size"] == batch)]
         plotted = {c.get_label(): c for c in ax.collections}
@@ -68,7 +73,7 @@ def test_figure4_leaves_pairs_that_were_not_chosen_empty_and_renders(tmp_path):
     fig = figure4(table)
     assert [ax.axison for ax in fig.axes] == [True, False, False, True]
     plt.close(fig)
-    render("fig4_mnist", table, tmp_path / "f.pdf", tmp_path / "f.png", goal_note="test")
+    render("fig4_mnist", table, tmp_path / "f.pdf", tmp_path / "f.png", experiment="test")
     assert (tmp_path / "f.png").stat().st_size > 10_000
 
 
@@ -80,7 +85,8 @@ def studies_and_fits():
     for optimizer in ("sgd", "momentum"):
         for sparsity, b_crit in ((0.0, 128.0), (0.9, 512.0)):
             steps = steps_model(BATCH, 100.0, b_crit)
-            rows += [dict(workload=f"mnist_{optimizer}", optimizer=optimizer, sparsity=sparsity, batch_size=b,
+            rows += [dict(workload=f"mnist_{optimizer}", dataset="mnist", model="simple_cnn", optimizer=optimizer,
+                          sparsity=sparsity, batch_size=b, n_trials=100,
                           steps_to_result=round(s), goal_error=0.02) for b, s in zip(BATCH, steps)]  # fmt: skip
             fits.append(dict(workload=f"mnist_{optimizer}", optimizer=optimizer, sparsity=sparsity, n_points=8,
                              s_min=100.0, b_crit=b_crit, b_crit_lo=b_crit / 1.2, b_crit_hi=b_crit * 1.2,
@@ -99,7 +105,10 @@ def test_figure1_marks_each_curve_critical_batch_size_with_its_interval():
     for row in axes:
         assert diamonds(row[0]) == [(128.0, 200.0)] and diamonds(row[1]) == [(512.0, 200.0)]  # (B_crit, 2 S_min)
         assert sorted(diamonds(row[2])) == [(128.0, 200.0), (512.0, 200.0)]
-        assert len(row[0].patches) == 1  # the shaded 68% interval
+        intervals = [
+            (list(line.get_xdata()), list(line.get_ydata())) for line in row[0].lines if line.get_marker() == "None"
+        ]
+        assert ([128 / 1.2, 128 * 1.2], [200.0, 200.0]) in intervals  # the 68% interval, through the diamond
         assert any(line.get_linestyle() == ":" for line in row[0].lines)  # the fitted curve
     legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
     assert "B_crit" in legend and "68% interval" in legend and "fit S_min (1 + B_crit / B)" in legend
@@ -112,8 +121,8 @@ def test_critical_batch_outside_the_data_or_missing_is_not_drawn_but_named():
     fits.loc[1, ["b_crit", "s_min"]] = np.nan  # SGD 90%: too few points, no fit
     fig = figure1(table, critical=fits)
     sgd_dense, sgd_sparse = fig.axes[0], fig.axes[1]
-    assert diamonds(sgd_dense) == [] and "B_crit 2^20.0 (above range)" in [t.get_text() for t in sgd_dense.texts]
-    assert diamonds(sgd_sparse) == [] and not sgd_sparse.texts
+    assert diamonds(sgd_dense) == [] and sgd_dense.get_title() == "SGD, 0% sparse\nB_crit 2^20.0 above range"
+    assert diamonds(sgd_sparse) == [] and sgd_sparse.get_title() == "SGD, 90% sparse"
     assert sgd_dense.get_xlim()[1] < 2.0**13  # the axis stays on the data
     plt.close(fig)
 
@@ -144,7 +153,8 @@ def test_a_curve_the_model_fits_exactly_draws_its_critical_batch_size():
     # S_min (1 + B_crit / B), so every bootstrap refit gives the same B_crit up to rounding,
     # which may put the interval's ends a hair inside the estimate.
     table = pd.DataFrame(
-        dict(workload="cifar_nesterov", optimizer="nesterov", sparsity=0.0, batch_size=[64, 128, 256],
+        dict(workload="cifar_nesterov", dataset="cifar10", model="resnet8", optimizer="nesterov", sparsity=0.0,
+             batch_size=[64, 128, 256], n_trials=10,
              steps_to_result=[112.0, 80.0, 64.0], goal_error=0.7)
     )  # fmt: skip
     fits = pd.DataFrame(

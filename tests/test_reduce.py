@@ -108,9 +108,10 @@ def test_tables_are_tidy_sorted_and_leave_unsearched_metaparameters_empty():
     assert pd.isna(sgd["momentum"]) and pd.isna(sgd["decay_steps"]) and pd.isna(sgd["end_factor"])
     assert table["mode"].eq("race").all() and table["code"].nunique() == 1
     ident = study(config)
-    rows = trial_table(list(records(ident, [[("complete", 32)], [("pruned", None)]]).values()))
+    trials = records(ident, [[("complete", 32)], [("pruned", None)]])
+    rows = trial_table(list(trials.values()), [reduce_study(trials, ident)])
     assert list(rows["trial"]) == [0, 1] and "learning_rate" in rows and "curve" not in rows
-    assert list(rows["status"]) == ["complete", "pruned"]
+    assert list(rows["status"]) == ["complete", "pruned"] and list(rows["best"]) == [True, False]
 
 
 @pytest.mark.parametrize("figure", ["fig1_mnist", "fig2_mnist"])

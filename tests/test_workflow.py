@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,11 +57,6 @@ def test_bad_config_fails_before_any_job_and_touches_nothing(tmp_path):
     assert "config key 'workloads.mnist_momentum.optimizer'" in proc.stderr
     assert "allowed: sgd, momentum, nesterov" in proc.stderr
     assert not (tmp_path / "results").exists()
-
-
-@pytest.fixture
-def finished_run(tiny_run):
-    return tiny_run
 
 
 def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):

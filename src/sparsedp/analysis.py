@@ -46,15 +46,27 @@ def fit_critical_batch(batch, steps, n_bootstrap: int = 1000, seed: int = 0) -> 
     }
 
 
-def end_of_perfect_scaling(batch, steps, min_saving: float) -> float:
+# Where perfect scaling (each doubling of the batch size saving at least min_saving of the steps)
+# ends, as read off a curve: the column perfect_scaling_end of critical_batch.csv.
+OBSERVED = "observed"  # within the measured batch sizes, at end_of_perfect_scaling
+BELOW_RANGE = "below_range"  # the first measured doubling already saves too little: not observed
+ABOVE_RANGE = "above_range"  # every measured doubling saves enough: the end lies beyond them
+NO_DOUBLING = "no_doubling"  # no two reached batch sizes a doubling apart
+
+
+def end_of_perfect_scaling(batch, steps, min_saving: float) -> tuple[float, str]:
     """The first batch size whose doubling saves less than ``min_saving`` of the steps (perfect
-    scaling saves 0.5); NaN while every measured doubling still saves that much."""
+    scaling saves 0.5) and whether that end was observed: NaN unless it lies inside the measured
+    batch sizes, i.e. some doubling before it saved enough."""
     order = np.argsort(batch)
     b, s = np.asarray(batch, float)[order], np.asarray(steps, float)[order]
-    for i in range(len(b) - 1):
-        if b[i + 1] == 2 * b[i] and 1 - s[i + 1] / s[i] < min_saving:
-            return b[i]
-    return np.nan
+    doublings = [i for i in range(len(b) - 1) if b[i + 1] == 2 * b[i]]
+    if not doublings:
+        return np.nan, NO_DOUBLING
+    for i in doublings:
+        if 1 - s[i + 1] / s[i] < min_saving:
+            return (b[i], OBSERVED) if i > doublings[0] else (np.nan, BELOW_RANGE)
+    return np.nan, ABOVE_RANGE
 
 
 def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: int) -> pd.DataFrame:
@@ -64,7 +76,7 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
     for key, curve in reached.groupby(KEYS, sort=True):
         row = dict(zip(KEYS, key), n_points=len(curve))
         batch, steps = curve["batch_size"].to_numpy(), curve["steps_to_result"].to_numpy(float)
-        row["end_of_perfect_scaling"] = end_of_perfect_scaling(batch, steps, min_saving)
+        row["end_of_perfect_scaling"], row["perfect_scaling_end"] = end_of_perfect_scaling(batch, steps, min_saving)
         if len(curve) >= 3:
             row.update(fit_critical_batch(batch, steps, n_bootstrap))
         rows.append(row)
@@ -77,5 +89,6 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
         "b_crit_lo",
         "b_crit_hi",
         "end_of_perfect_scaling",
+        "perfect_scaling_end",
     ]
     return pd.DataFrame(rows, columns=columns)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .analysis import ABOVE_RANGE, BELOW_RANGE, NO_DOUBLING, OBSERVED
 from .labels import ordered_workloads, percent, pow2
 
 YES, NO, UNDECIDED = "yes", "no", "undecided"
@@ -129,13 +130,15 @@ def _fit(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity:
     """A curve's critical batch size and why it cannot be used (``problem``), if so."""
     sub = critical[(critical["workload"] == workload) & np.isclose(critical["sparsity"], sparsity)]
     reached = _reached(studies, workload, sparsity)
-    fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, problem=None, name=f"{workload} {percent(sparsity)}")
+    fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, eops_seen=NO_DOUBLING, problem=None)
+    fit["name"] = f"{workload} {percent(sparsity)}"
     if not _has_sparsity(studies, workload, sparsity):
         fit["problem"] = f"no {percent(sparsity)} studies of {workload} in this configuration"
         return fit
     if not sub.empty:
         row = sub.iloc[0]
-        fit.update(b=row["b_crit"], lo=row["b_crit_lo"], hi=row["b_crit_hi"], eops=row["end_of_perfect_scaling"])
+        fit.update(b=row["b_crit"], lo=row["b_crit_lo"], hi=row["b_crit_hi"])
+        fit.update(eops=row["end_of_perfect_scaling"], eops_seen=row["perfect_scaling_end"])
     if len(reached) < 3 or not np.isfinite(fit["b"]):
         fit["problem"] = f"{fit['name']}: {len(reached)} batch sizes reached the goal, fewer than the 3 a fit needs"
     elif not reached.index.min() <= fit["b"] <= reached.index.max():
@@ -167,9 +170,16 @@ def _larger(high: dict, low: dict) -> tuple[str, str]:
     return UNDECIDED, f"the 68% intervals of {high['name']} and {low['name']} overlap"
 
 
+EOPS_UNSEEN = {
+    BELOW_RANGE: "at or below the smallest batch size (not observed)",
+    ABOVE_RANGE: "beyond the measured batch sizes",
+    NO_DOUBLING: "not measurable (no doubling reached)",
+}
+
+
 def _eops(fits) -> str:
     return "end of perfect scaling: " + ", ".join(
-        f"{f['name']} {pow2(f['eops']) if np.isfinite(f['eops']) else 'beyond the measured batch sizes'}" for f in fits
+        f"{f['name']} {pow2(f['eops']) if f['eops_seen'] == OBSERVED else EOPS_UNSEEN[f['eops_seen']]}" for f in fits
     )
 
 

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 OPTIMIZER_ORDER = ("sgd", "momentum", "nesterov")  # the paper's order
+OPTIMIZER_LABEL = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov"}
+MODEL_LABEL = {"simple_cnn": "Simple-CNN", "simple_cnn_same": "Simple-CNN (SAME)", "resnet8": "ResNet-8"}
+DATASET_LABEL = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 
 def ordered_workloads(table: pd.DataFrame) -> list[str]:
@@ -28,3 +31,12 @@ def percent(sparsity: float) -> str:
 def pow2(x) -> str:
     """1024 -> '2^10.0'; NaN -> 'n/a'."""
     return "n/a" if x is None or not np.isfinite(x) or x <= 0 else f"2^{math.log2(x):.1f}"
+
+
+def network(model: str, dataset: str) -> str:
+    """('simple_cnn', 'mnist') -> 'Simple-CNN on MNIST'."""
+    return f"{MODEL_LABEL.get(model, model)} on {DATASET_LABEL.get(dataset, dataset)}"
+
+
+def optimizer(name: str) -> str:
+    return OPTIMIZER_LABEL.get(name, name)

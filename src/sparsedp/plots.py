@@ -1,4 +1,10 @@
-"""Figures of the paper from the tidy steps-to-result table."""
+"""Figures of the paper from the tidy tables: steps-to-result against batch size (Figures 1-3),
+every trial of chosen studies (Figures 4, 5), and the gradient noise scale against B_crit.
+
+Every figure names the run it shows (experiment, goal error, trials per study) under its title,
+keeps its legends outside the panels, and is at most MAX_WIDTH wide with no text under
+FONT_PT, so that its text stays readable where the HTML report shows it
+(tests/test_figure_layout.py checks the layout at every scale the configs produce)."""
 
 from __future__ import annotations
 
@@ -9,35 +15,94 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
-from .labels import ordered_workloads, percent, pow2  # noqa: E402
+from .analysis import steps_model  # noqa: E402
+from .labels import network, optimizer, ordered_workloads, percent, pow2  # noqa: E402
 
-OPTIMIZER_LABEL = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov"}
+FONT_PT = 8  # the smallest text in any figure
+# Inches. The report shows a figure in the width left by its menu (about 1050 px in a 1600 px
+# window): at 13 in, FONT_PT text still shows 8 px tall.
+MAX_WIDTH = 13.0
+MIN_WIDTH = 5.5  # room for the title and the run's note
+# Pixels. The report centres a figure in the window: a taller one loses its top, out of reach of
+# the scroll bar, in a window 1000 px tall.
+PNG_MAX_HEIGHT = 900
+PANEL = (2.4, 2.1)  # one panel, width and height in inches, with its tick labels
+STUDY = ["workload", "sparsity", "batch_size"]
 
 
 def _style():
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.0)
-    plt.rcParams.update({"pdf.fonttype": 42, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7})
+    sns.set_theme(context="paper", style="whitegrid")
+    plt.rcParams.update(
+        {"pdf.fonttype": 42, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "figure.titlesize": 9,
+         "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT, "legend.fontsize": FONT_PT}
+    )  # fmt: skip
 
 
-def _log2_axes(ax, ylabel="steps"):
-    if not any(len(line.get_xdata()) for line in ax.lines):  # no study reached the goal (all diverged, ...)
-        ax.text(0.5, 0.5, "goal not reached", ha="center", va="center", transform=ax.transAxes)
-    else:  # a log axis without data cannot be drawn
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-    ax.set_xlabel("batch size")
-    ax.set_ylabel(ylabel)
+def _figure(nrows: int, ncols: int, panel=PANEL, **kw):
+    """A grid of panels under a two-line title, over a legend; constrained layout keeps the
+    labels of neighbouring panels apart."""
+    width = min(max(panel[0] * ncols, MIN_WIDTH), MAX_WIDTH)
+    return plt.subplots(
+        nrows, ncols, figsize=(width, panel[1] * nrows + 1.1), squeeze=False, layout="constrained", **kw
+    )
 
 
-def _perfect_scaling(ax, curve: pd.DataFrame, **kw):
-    """Dashed line of slope -1 through the curve's smallest batch size."""
-    if len(curve) < 1:
-        return
-    b0, s0 = curve["batch_size"].iloc[0], curve["steps_to_result"].iloc[0]
-    b = np.array([curve["batch_size"].min(), curve["batch_size"].max()], dtype=float)
-    ax.plot(b, s0 * b0 / b, ls="--", lw=0.8, color=kw.pop("color", "grey"), **kw)
+def run_note(table: pd.DataFrame, experiment: str | None = None, best_of: bool = True) -> str:
+    """What a figure's numbers rest on: the experiment, the goal validation error and how many
+    trials each study searched (a study table's n_trials, else the trials it lists)."""
+    goals = "/".join(f"{g:g}" for g in sorted(table["goal_error"].unique()))
+    per_study = table["n_trials"] if "n_trials" in table else table.groupby(STUDY).size()
+    trials = "/".join(str(n) for n in sorted(set(per_study.astype(int))))
+    parts = [f"experiment {experiment}"] if experiment else []
+    parts += [f"goal validation error {goals}", f"{'best of ' if best_of else ''}{trials} trials per study"]
+    return " · ".join(parts)
+
+
+def _title(fig, title: str, note: str):
+    fig.suptitle(f"{title}\n{note}")
+
+
+def _legend(fig, handles):
+    """One legend under the panels, in as many columns as fit the figure's width."""
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(len(handles), 0, -1):
+        legend = fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= 0.95 * fig.bbox.width:
+            return
+        legend.remove()
+
+
+def _positive(values) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values) & (values > 0)]
+
+
+def _log2_limits(values, pad: float = 0.1) -> tuple[float, float]:
+    """Exponents of a log2 axis over ``values``, padded by ``pad`` of their range (at least 0.3)
+    so that markers at the ends stay inside, holding at least two whole powers of two (the
+    labelled ticks)."""
+    exponents = np.log2(_positive(values))
+    pad = max(pad * (exponents.max() - exponents.min()), 0.3)
+    lo, hi = exponents.min() - pad, exponents.max() + pad
+    if np.floor(hi) < np.ceil(lo) + 1:
+        lo, hi = min(lo, np.floor(lo)), max(hi, np.ceil(hi))
+    return lo, hi
+
+
+def _log2_axis(ax, which: str, limits: tuple[float, float], max_labels: int = 6):
+    """A log2 axis: labelled ticks at whole powers of two (every k-th when they would crowd) and
+    no unlabelled gridlines."""
+    lo, hi = limits
+    powers = np.arange(np.ceil(lo), np.floor(hi) + 1)
+    powers = powers[:: int(np.ceil(len(powers) / max_labels))]
+    getattr(ax, f"set_{which}scale")("log", base=2)
+    getattr(ax, f"set_{which}lim")(2.0**lo, 2.0**hi)
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_locator(FixedLocator(2.0**powers))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"$2^{{{round(np.log2(v))}}}$"))
+    axis.set_minor_locator(NullLocator())
 
 
 def _reached(table: pd.DataFrame) -> pd.DataFrame:
@@ -59,153 +124,119 @@ def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float)
     return sub.iloc[0]
 
 
-def interval_bar(value, lo, hi):
-    """Error-bar lengths below and above ``value`` for the interval [lo, hi]. A percentile
-    bootstrap interval need not contain the estimate (and a curve the model fits exactly gives an
-    interval of zero width, up to rounding on either side): the bar then stops at the estimate."""
-    value = np.asarray(value, dtype=float)
-    return [
-        np.clip(value - np.asarray(lo, dtype=float), 0, None),
-        np.clip(np.asarray(hi, dtype=float) - value, 0, None),
-    ]
+def _steps_panel(ax, curves: dict, fits: dict, colors: dict, fitted: bool = False, normalise: bool = False) -> dict:
+    """Steps-to-result against batch size on log2 axes, one curve per key of ``curves``, each
+    with its critical batch size: a diamond at (B_crit, 2 S_min), where the fitted
+    S_min (1 + B_crit / B) bends, and its 68% interval as a line through it. ``fitted``: also
+    the fitted curve (dotted) and perfect scaling (dashed, slope -1 through the smallest batch
+    size). ``normalise``: each curve divided by its steps at its smallest batch size. Returns,
+    per key, a note naming a B_crit outside the batch sizes, which is not drawn."""
+    curves = {key: curve for key, curve in curves.items() if len(curve)}
+    if not curves:  # no study reached the goal (all diverged, ...): a log axis needs data
+        ax.text(0.5, 0.5, "goal not reached", ha="center", va="center", transform=ax.transAxes)
+        return {}
+    batches = pd.concat([c["batch_size"] for c in curves.values()])
+    steps_shown, outside = [], {}
+    for key, curve in curves.items():
+        batch, steps = curve["batch_size"].to_numpy(float), curve["steps_to_result"].to_numpy(float)
+        scale = steps[0] if normalise else 1.0
+        ax.plot(batch, steps / scale, "o-", ms=3.5, color=colors[key])
+        steps_shown.append(steps / scale)
+        if fitted:
+            ax.plot(batch, steps[0] * batch[0] / batch, "--", lw=0.8, color="grey")
+        fit = fits.get(key)
+        if fit is None:
+            continue
+        b, lo, hi = fit["b_crit"], fit["b_crit_lo"], fit["b_crit_hi"]
+        if not batches.min() <= b <= batches.max():
+            outside[key] = f"B_crit {pow2(b)} {'above' if b > batches.max() else 'below'} range"
+            continue
+        if fitted:
+            grid = np.geomspace(batch.min(), batch.max(), 50)
+            fitted_steps = steps_model(grid, fit["s_min"], fit["b_crit"])
+            ax.plot(grid, fitted_steps, ":", color="k", lw=1.0, alpha=0.8)
+            steps_shown.append(fitted_steps)
+        y = 2 * fit["s_min"] / scale
+        ax.plot([lo, hi], [y, y], "-", lw=1.5, color=colors[key], solid_capstyle="butt", zorder=3)
+        # Caps show an interval narrower than the diamond; only inside the measured batch sizes,
+        # where the panel's padding leaves them room.
+        ends = [end for end in (lo, hi) if batches.min() <= end <= batches.max()]
+        ax.plot(ends, [y] * len(ends), "|", ms=8, mew=1.5, color=colors[key], zorder=3)
+        ax.plot([b], [y], "D", ms=5, color=colors[key], mec="k", mew=0.6, zorder=4)
+        steps_shown.append([y])
+    _log2_axis(ax, "x", _log2_limits(batches))
+    _log2_axis(ax, "y", _log2_limits(np.concatenate(steps_shown)))
+    ax.set_xlabel("batch size")
+    return outside
 
 
-def _mark_critical(ax, fit, color, scale: float = 1.0, fitted_curve=None, band=False):
-    """B_crit of one curve: a diamond at (B_crit, 2 S_min), where the fitted
-    S_min (1 + B_crit / B) bends, with its 68% interval as a horizontal bar; optionally the
-    fitted curve (dotted, over ``fitted_curve``'s batch sizes) and a shaded band of the interval.
-    ``scale`` divides the steps (normalised panels). Marks outside the data's range are not
-    drawn (the axis limits stay those of the data); a note names an off-scale B_crit."""
-    if fit is None:
-        return
-    xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    b, lo, hi = fit["b_crit"], fit["b_crit_lo"], fit["b_crit_hi"]
-    has_interval = np.isfinite(lo) and np.isfinite(hi)
-    if fitted_curve is not None and len(fitted_curve):
-        batch = np.geomspace(fitted_curve["batch_size"].min(), fitted_curve["batch_size"].max(), 50)
-        ax.plot(batch, s_min_curve(batch, fit) / scale, ":", color="k", lw=1.0, alpha=0.8)
-    if xlim[0] <= b <= xlim[1]:
-        if band and has_interval:
-            ax.axvspan(max(lo, xlim[0]), min(hi, xlim[1]), color=color, alpha=0.2, lw=0)
-        xerr = interval_bar([b], [lo], [hi]) if has_interval else None
-        ax.errorbar(
-            [b], [2 * fit["s_min"] / scale], xerr=xerr, fmt="D", ms=4.5, color=color, mec="k", mew=0.6,
-            elinewidth=1.2, capsize=2, zorder=4,
-        )  # fmt: skip
-    else:
-        side = "above" if b > xlim[1] else "below"
-        ax.text(
-            0.97, 0.03, f"B_crit {pow2(b)} ({side} range)", transform=ax.transAxes, ha="right", va="bottom",
-            fontsize=6, color=color,
-        )  # fmt: skip
-    ax.set_xlim(xlim)
-    ax.set_ylim(ylim)
+def _mark_handles(fitted: bool) -> list:
+    """Legend entries of the marks every steps panel shares."""
+    handles = []
+    if fitted:
+        handles += [
+            plt.Line2D([], [], ls="--", lw=0.8, color="grey", label="perfect scaling (slope −1)"),
+            plt.Line2D([], [], ls=":", color="k", label="fit S_min (1 + B_crit / B)"),
+        ]
+    handles.append(
+        plt.Line2D([], [], marker="D", ls="-", lw=1.5, ms=5, color="grey", mec="k", mew=0.6,
+                   label="critical batch size B_crit, line: its 68% interval")
+    )  # fmt: skip
+    return handles
 
 
-def s_min_curve(batch, fit):
-    return fit["s_min"] * (1 + fit["b_crit"] / np.asarray(batch, dtype=float))
+def _network(table: pd.DataFrame) -> str:
+    return ", ".join(sorted({network(m, d) for m, d in zip(table["model"], table["dataset"])}))
 
 
-def _curve_legend(fig, perfect: bool = True, extra=()):
-    """A legend under the panels for the marks the panels share (the critical-batch marks only
-    where some curve has them); returns the bottom margin it needs, as a fraction of the
-    figure's height."""
-    lines = [line for ax in fig.axes for line in ax.lines]
-    handles = list(extra)
-    if perfect:
-        handles.append(plt.Line2D([], [], ls="--", lw=0.8, color="grey", label="perfect scaling (slope -1)"))
-    if any(line.get_linestyle() == ":" for line in lines):
-        handles.append(plt.Line2D([], [], ls=":", color="k", label="fit S_min (1 + B_crit / B)"))
-    if any(line.get_marker() == "D" for line in lines):
-        handles.append(
-            plt.Line2D(
-                [], [], marker="D", ls="-", ms=4.5, color="k", mfc="grey", mew=0.6,
-                label="critical batch size B_crit (bar: 68% interval)",
-            )
-        )  # fmt: skip
-    if not handles:
-        return 0.0
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=7)
-    return 0.3 / fig.get_figheight()
-
-
-def figure1(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | None = None):
+def figure1(table: pd.DataFrame, critical: pd.DataFrame | None = None, experiment: str | None = None):
     """Per workload (optimizer) a row: one panel per sparsity, all sparsities, normalised.
     With ``critical`` (the critical-batch table) each curve's B_crit is marked."""
     _style()
     workloads = ordered_workloads(table)
     sparsities = sorted(table["sparsity"].unique())
     palette = _sparsity_palette(sparsities)
-    ncols = len(sparsities) + 2
-    fig, axes = plt.subplots(len(workloads), ncols, figsize=(2.1 * ncols, 2.0 * len(workloads) + 0.6), squeeze=False)
+    fig, axes = _figure(len(workloads), len(sparsities) + 2)
     for row, wl in zip(axes, workloads):
         sub = table[table["workload"] == wl]
-        opt = OPTIMIZER_LABEL.get(sub["optimizer"].iloc[0], sub["optimizer"].iloc[0])
+        opt = optimizer(sub["optimizer"].iloc[0])
+        curves = {s: _reached(sub[sub["sparsity"] == s]) for s in sparsities}
+        fits = {s: _critical_row(critical, wl, s) for s in sparsities}
         for ax, s in zip(row, sparsities):
-            curve = _reached(sub[sub["sparsity"] == s])
-            ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", color=palette[s], ms=3)
-            _perfect_scaling(ax, curve)
-            ax.set_title(f"{opt}, sparsity {percent(s)}")
-            _log2_axes(ax)
-            if not curve.empty:
-                fit = _critical_row(critical, wl, s)
-                _mark_critical(ax, fit, palette[s], fitted_curve=curve, band=True)
-        all_ax, norm_ax = row[-2], row[-1]
-        for s in sparsities:
-            curve = _reached(sub[sub["sparsity"] == s])
-            if curve.empty:
-                continue
-            kw = dict(color=palette[s], ms=3, label=percent(s))
-            all_ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", **kw)
-            norm_ax.plot(curve["batch_size"], curve["steps_to_result"] / curve["steps_to_result"].iloc[0], "o-", **kw)
-        all_ax.set_title(f"{opt}, all sparsities")
-        norm_ax.set_title(f"{opt}, normalised")
-        _log2_axes(all_ax)
-        _log2_axes(norm_ax, "steps / steps at smallest B")
-        for s in sparsities:
-            curve = _reached(sub[sub["sparsity"] == s])
-            if curve.empty:
-                continue
-            fit = _critical_row(critical, wl, s)
-            _mark_critical(all_ax, fit, palette[s])
-            _mark_critical(norm_ax, fit, palette[s], scale=curve["steps_to_result"].iloc[0])
-        if all_ax.lines:
-            all_ax.legend(title="sparsity", title_fontsize=7)
-    bottom = _curve_legend(
-        fig,
-        extra=[plt.Line2D([], [], marker="o", ms=3, color="k", label="best trial of a study")],
-    )  # fmt: skip
-    if goal_note:
-        fig.suptitle(goal_note, fontsize=9)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+            outside = _steps_panel(ax, {s: curves[s]}, fits, palette, fitted=True)
+            ax.set_title("\n".join([f"{opt}, {percent(s)} sparse", *outside.values()]))
+        _steps_panel(row[-2], curves, fits, palette)
+        row[-2].set_title(f"{opt}, all sparsities")
+        _steps_panel(row[-1], curves, fits, palette, normalise=True)
+        row[-1].set_title(f"{opt}, normalised")
+        row[0].set_ylabel("steps to goal")
+        row[-1].set_ylabel("relative steps")
+    sparsity_handles = [
+        plt.Line2D([], [], marker="o", ms=3.5, color=palette[s], label=f"{percent(s)} sparse") for s in sparsities
+    ]
+    _legend(fig, sparsity_handles + _mark_handles(fitted=True))
+    _title(fig, f"Steps-to-result against batch size: {_network(table)}", run_note(table, experiment))
     return fig
 
 
-def figure2(table: pd.DataFrame, goal_note: str = "", critical: pd.DataFrame | None = None):
+def figure2(table: pd.DataFrame, critical: pd.DataFrame | None = None, experiment: str | None = None):
     """Optimizers compared: one panel per sparsity; with ``critical``, each curve's B_crit."""
     _style()
     sparsities = sorted(table["sparsity"].unique())
-    optimizers = ordered_workloads(table)
-    colors = dict(zip(optimizers, sns.color_palette("colorblind", n_colors=max(len(optimizers), 3))))
-    fig, axes = plt.subplots(1, len(sparsities), figsize=(2.4 * len(sparsities), 2.9), squeeze=False)
+    workloads = ordered_workloads(table)
+    colors = dict(zip(workloads, sns.color_palette("colorblind", n_colors=max(len(workloads), 3))))
+    names = dict(zip(table["workload"], table["optimizer"]))
+    fig, axes = _figure(1, len(sparsities), panel=(2.9, 2.4))
     for ax, s in zip(axes[0], sparsities):
-        for wl in optimizers:
-            curve = _reached(table[(table["workload"] == wl) & (table["sparsity"] == s)])
-            if curve.empty:
-                continue
-            label = OPTIMIZER_LABEL.get(curve["optimizer"].iloc[0], wl)
-            ax.plot(curve["batch_size"], curve["steps_to_result"], "o-", ms=3, color=colors[wl], label=label)
-        ax.set_title(f"sparsity {percent(s)}")
-        _log2_axes(ax)
-        if ax.lines:
-            ax.legend()
-        for wl in optimizers:
-            if not _reached(table[(table["workload"] == wl) & (table["sparsity"] == s)]).empty:
-                _mark_critical(ax, _critical_row(critical, wl, s), colors[wl])
-    bottom = _curve_legend(fig, perfect=False)
-    if goal_note:
-        fig.suptitle(goal_note, fontsize=9)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+        curves = {wl: _reached(table[(table["workload"] == wl) & (table["sparsity"] == s)]) for wl in workloads}
+        outside = _steps_panel(ax, curves, {wl: _critical_row(critical, wl, s) for wl in workloads}, colors)
+        ax.set_title(
+            "\n".join([f"{percent(s)} sparse", *(f"{optimizer(names[wl])}: {n}" for wl, n in outside.items())])
+        )
+    axes[0][0].set_ylabel("steps to goal")
+    handles = [plt.Line2D([], [], marker="o", ms=3.5, color=colors[wl], label=optimizer(names[wl])) for wl in workloads]
+    _legend(fig, handles + _mark_handles(fitted=False))
+    _title(fig, f"Optimizers compared: {_network(table)}", run_note(table, experiment))
     return fig
 
 
@@ -215,75 +246,57 @@ STATUS_STYLE = {  # Figure 4/5 of the paper: complete blue circle, incomplete gr
     "infeasible": dict(marker="x", color="tab:red"),
     "pruned": dict(marker=".", color="silver"),
 }
+BEST_STYLE = dict(marker="*", s=150, color="gold", edgecolor="k", lw=0.6, zorder=3)
 METAPARAMETER_AXES = {  # column -> (axis label, transform, log axis)
     "learning_rate": ("learning rate", lambda v: v, True),
-    "momentum": ("1 - momentum", lambda v: 1 - v, True),
+    "momentum": ("1 − momentum", lambda v: 1 - v, True),
     "decay_steps": ("decay steps", lambda v: v, False),
     "end_factor": ("end learning-rate factor", lambda v: v, True),
 }
 
 
-def figure_trials(table: pd.DataFrame, goal_note: str = ""):
-    """Every trial of chosen studies: one row per study, one panel per searched metaparameter
-    against the steps the trial trained (its steps-to-result when complete); best trial a star."""
-    _style()
-    studies = table[["workload", "sparsity", "batch_size"]].drop_duplicates().sort_values(["sparsity", "batch_size"])
-    axes_cols = [c for c in METAPARAMETER_AXES if c in table and table[c].nunique(dropna=True) > 1]
-    fig, axes = plt.subplots(
-        len(studies), len(axes_cols), figsize=(2.4 * len(axes_cols), 2.1 * len(studies)), squeeze=False
-    )
-    for row, study in zip(axes, studies.itertuples(index=False)):
-        trials = table[
-            (table["workload"] == study.workload)
-            & (table["sparsity"] == study.sparsity)
-            & (table["batch_size"] == study.batch_size)
-        ]
-        complete = trials[trials["status"] == "complete"]
-        best = complete.sort_values(["steps_to_result", "trial"]).head(1)
-        for ax, col in zip(row, axes_cols):
-            label, transform, log = METAPARAMETER_AXES[col]
-            for status, style in STATUS_STYLE.items():
-                sub = trials[trials["status"] == status]
-                ax.scatter(transform(sub[col]), sub["steps_trained"], s=14, label=status, **style)
-            ax.scatter(
-                transform(best[col]),
-                best["steps_to_result"],
-                marker="*",
-                s=120,
-                color="gold",
-                edgecolor="k",
-                label="best",
-                zorder=3,
-            )
-            ax.set_xscale("log" if log else "linear")
-            ax.set_yscale("log", base=2)
-            ax.set_xlabel(label)
-            ax.set_ylabel("steps trained")
-            ax.set_title(f"S: {percent(study.sparsity)}, B: {study.batch_size}")
-    axes[0][0].legend(fontsize=6)
-    if goal_note:
-        fig.suptitle(goal_note, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def _best(trials: pd.DataFrame) -> pd.DataFrame:
-    """The best trial: lowest steps-to-result among complete trials, ties to the lowest trial."""
-    return trials[trials["status"] == "complete"].sort_values(["steps_to_result", "trial"]).head(1)
+def _padded_limits(values, log: bool, pad: float = 0.1) -> tuple[float, float]:
+    """Axis limits ``pad`` of the range beyond the data on each side, so that no marker is cut."""
+    values = _positive(values) if log else np.asarray(values, dtype=float)[np.isfinite(values)]
+    ends = np.log10(values) if log else values
+    span = max(ends.max() - ends.min(), 0.5 if log else abs(ends.max()) * 0.1 or 1.0)
+    lo, hi = ends.min() - pad * span, ends.max() + pad * span
+    return (10**lo, 10**hi) if log else (lo, hi)
 
 
 def _log_ticks(axis, values):
     """Readable ticks on a log axis: powers of ten over wide ranges; over narrow ones 1-3-10 or
-    1-2-5 steps as plain numbers (matplotlib would label crowded minor ticks instead)."""
-    values = values[np.isfinite(values) & (values > 0)]
+    1-2-5 steps as plain numbers (matplotlib would label crowded minor ticks instead), about
+    five labels in all."""
+    values = _positive(values)
     axis.set_minor_formatter(NullFormatter())
     decades = np.log10(values.max() / values.min()) if len(values) else np.inf
-    if decades < 3:
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 1.5 else (1.0, 3.0)))
+    if decades <= 2:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 1 else (1.0, 3.0)))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
-def figure4(table: pd.DataFrame, goal_note: str = ""):
+def _status_handles(shown) -> list:
+    handles = [
+        plt.Line2D([], [], ls="", ms=5, label=status, marker=style["marker"], color=style["color"])
+        for status, style in STATUS_STYLE.items()
+        if status in shown
+    ]
+    handles.append(plt.Line2D([], [], ls="", marker="*", ms=10, color="gold", mec="k", label="best trial"))
+    return handles
+
+
+def _trial_counts(trials: pd.DataFrame) -> str:
+    counts = trials["status"].value_counts()
+    return ", ".join(f"{counts[s]} {s}" for s in STATUS_STYLE if s in counts)
+
+
+def _best_steps(trials: pd.DataFrame) -> str:
+    best = trials[trials["best"]]
+    return f"best: {int(best['steps_to_result'].iloc[0])} steps" if len(best) else "goal not reached"
+
+
+def figure4(table: pd.DataFrame, experiment: str | None = None):
     """Every trial of chosen studies as learning rate against 1 - momentum (log axes), marked
     by status, the best trial a gold star (the paper's Figure 4). One panel per study: a row
     per (workload,) sparsity, a column per batch size; all panels share their axes."""
@@ -292,52 +305,75 @@ def figure4(table: pd.DataFrame, goal_note: str = ""):
     workloads = ordered_workloads(table)
     rows = [(wl, s) for wl in workloads for s in sorted(table.loc[table["workload"] == wl, "sparsity"].unique())]
     batches = sorted(table["batch_size"].unique())
-    fig, axes = plt.subplots(
-        len(rows), len(batches), figsize=(2.7 * len(batches), 2.35 * len(rows) + 0.5),
-        sharex=True, sharey=True, squeeze=False,
-    )  # fmt: skip
-    shown = set()
+    fig, axes = _figure(len(rows), len(batches), panel=(2.6, 2.5), sharex=True, sharey=True)
     for (wl, sparsity), row in zip(rows, axes):
         for ax, batch in zip(row, batches):
             trials = table[(table["workload"] == wl) & (table["sparsity"] == sparsity) & (table["batch_size"] == batch)]
             if trials.empty:  # a (sparsity, batch size) pair not chosen
                 ax.set_axis_off()
                 continue
-            counts = []
             for status, style in STATUS_STYLE.items():
                 sub = trials[trials["status"] == status]
-                if sub.empty:
-                    continue
-                shown.add(status)
-                counts.append(f"{len(sub)} {status}")
-                ax.scatter(sub["learning_rate"], sub["one_minus_momentum"], s=16, lw=0.9, label=status, **style)
-            best = _best(trials)
-            ax.scatter(
-                best["learning_rate"], best["one_minus_momentum"], marker="*", s=150, color="gold",
-                edgecolor="k", lw=0.6, zorder=3, label="best",
-            )  # fmt: skip
-            opt = OPTIMIZER_LABEL.get(trials["optimizer"].iloc[0], wl)
-            prefix = f"{opt}, " if len(workloads) > 1 else ""
-            ax.set_title(f"{prefix}S: {percent(sparsity)}, B: {batch}\n{', '.join(counts)}", fontsize=7)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            _log_ticks(ax.xaxis, table["learning_rate"])
-            _log_ticks(ax.yaxis, table["one_minus_momentum"])
+                if len(sub):
+                    ax.scatter(sub["learning_rate"], sub["one_minus_momentum"], s=16, lw=0.9, label=status, **style)
+            best = trials[trials["best"]]  # the study's best trial, as its reduction chose it
+            ax.scatter(best["learning_rate"], best["one_minus_momentum"], label="best", **BEST_STYLE)
+            prefix = f"{optimizer(trials['optimizer'].iloc[0])}, " if len(workloads) > 1 else ""
+            ax.set_title(
+                f"{prefix}{percent(sparsity)} sparse, B = {batch}\n{_trial_counts(trials)}\n{_best_steps(trials)}",
+                fontsize=FONT_PT,
+            )
+    ax = axes[0][0]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(_padded_limits(table["learning_rate"], log=True))
+    ax.set_ylim(_padded_limits(table["one_minus_momentum"], log=True))
+    _log_ticks(ax.xaxis, table["learning_rate"])
+    _log_ticks(ax.yaxis, table["one_minus_momentum"])
     for ax in axes[-1]:
         ax.set_xlabel("learning rate")
         ax.tick_params(labelbottom=True)
     for ax in axes[:, 0]:
-        ax.set_ylabel("1 - momentum")
-    handles = [
-        plt.Line2D([], [], ls="", ms=5, label=status, **{"marker": style["marker"], "color": style["color"]})
-        for status, style in STATUS_STYLE.items()
-        if status in shown
-    ]
-    handles.append(plt.Line2D([], [], ls="", marker="*", ms=10, color="gold", mec="k", label="best trial"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
-    if goal_note:
-        fig.suptitle(f"every trial of each study: {goal_note}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
+        ax.set_ylabel("1 − momentum")
+    _legend(fig, _status_handles(set(table["status"])))
+    _title(fig, f"Every trial by learning rate and 1 − momentum: {_network(table)}", run_note(table, experiment, False))
+    return fig
+
+
+def figure_trials(table: pd.DataFrame, experiment: str | None = None):
+    """Every trial of chosen studies: one row per study, one panel per searched metaparameter
+    against the steps the trial trained (its steps-to-result when complete); best trial a star."""
+    _style()
+    studies = table[STUDY].drop_duplicates().sort_values(["sparsity", "batch_size"])
+    columns = [c for c in METAPARAMETER_AXES if c in table and table[c].notna().any()]
+    fig, axes = _figure(len(studies), len(columns), panel=(2.6, 2.3))
+    ylim = _log2_limits(table["steps_trained"])
+    for row, study in zip(axes, studies.itertuples(index=False)):
+        trials = table[
+            (table["workload"] == study.workload)
+            & (table["sparsity"] == study.sparsity)
+            & (table["batch_size"] == study.batch_size)
+        ]
+        best = trials[trials["best"]]  # the study's best trial, as its reduction chose it
+        title = f"{percent(study.sparsity)} sparse, B = {study.batch_size}"
+        for ax, col in zip(row, columns):
+            label, transform, log = METAPARAMETER_AXES[col]
+            for status, style in STATUS_STYLE.items():
+                sub = trials[trials["status"] == status]
+                if len(sub):
+                    ax.scatter(transform(sub[col]), sub["steps_trained"], s=16, lw=0.9, label=status, **style)
+            ax.scatter(transform(best[col]), best["steps_to_result"], label="best", **BEST_STYLE)
+            if log:
+                ax.set_xscale("log")
+                _log_ticks(ax.xaxis, transform(table[col]))
+            ax.set_xlim(_padded_limits(transform(table[col]), log=log))
+            _log2_axis(ax, "y", ylim)
+            ax.set_xlabel(label)
+            ax.set_title(title, fontsize=FONT_PT)
+        row[0].set_ylabel("steps trained")
+        row[0].set_title(f"{title}: {_best_steps(trials)}", fontsize=FONT_PT)
+    _legend(fig, _status_handles(set(table["status"])))
+    _title(fig, f"Every trial by metaparameter: {_network(table)}", run_note(table, experiment, best_of=False))
     return fig
 
 
@@ -351,23 +387,27 @@ FIGURES = {
 
 
 def _save(fig, pdf, png) -> None:
-    """``fig`` as PDF and 200-dpi PNG, each written atomically; then closed."""
+    """``fig`` as PDF and PNG, each written atomically; then closed. The PNG at 200 dpi, less
+    where that would make it taller than PNG_MAX_HEIGHT."""
     from .results import atomic_path
 
-    for path, kw in ((pdf, {}), (png, {"dpi": 200})):
+    dpi = min(200, PNG_MAX_HEIGHT / fig.get_figheight())
+    for path, kw in ((pdf, {}), (png, {"dpi": dpi})):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1], bbox_inches="tight", **kw)
     plt.close(fig)
 
 
-def render(name: str, table: pd.DataFrame, pdf, png, goal_note: str = "", critical: pd.DataFrame | None = None) -> None:
+def render(
+    name: str, table: pd.DataFrame, pdf, png, critical: pd.DataFrame | None = None, experiment: str | None = None
+) -> None:
     """Draw figure ``name`` from its table (and, for study-level figures, the critical-batch
     table: the workflow passes none to trial-level figures) into ``pdf`` and ``png``."""
     marks = {} if critical is None else {"critical": critical}
-    _save(FIGURES[name](table, goal_note, **marks), pdf, png)
+    _save(FIGURES[name](table, experiment=experiment, **marks), pdf, png)
 
 
-def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
+def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: str | None = None):
     """Per workload against sparsity: the simple noise scale B_simple at initialisation (± its
     standard error) and the critical batch size B_crit fitted to the steps-to-result curve (its
     68% interval; absent where a curve has fewer than three reached batch sizes)."""
@@ -377,40 +417,50 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame):
     workloads = ordered_workloads(both)
     ncols = min(len(workloads), 4)
     nrows = -(-len(workloads) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 2.6 * nrows), squeeze=False)
+    fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
     for ax, wl in zip(axes.flat, workloads):
         sub = both[both["workload"] == wl].sort_values("sparsity")
         pct = 100 * sub["sparsity"]
-        shift = 0.015 * max(pct.max() - pct.min(), 10)  # side by side, so the error bars do not overlap
+        span = max(pct.max() - pct.min(), 10)
+        shift = 0.03 * span  # side by side, so that the bars do not overlap
         simple = sub[sub["b_simple"] > 0]
         se = simple["b_simple_se"].fillna(0)
         ax.errorbar(100 * simple["sparsity"] - shift, simple["b_simple"], yerr=se, fmt="o-", ms=4, capsize=2,
-                    color="tab:blue", label=r"$B_\mathrm{simple}$ at init (± s.e.)")  # fmt: skip
-        shown = [simple["b_simple"], simple["b_simple"] + se, (simple["b_simple"] - se)[lambda v: v > 0]]
+                    color="tab:blue")  # fmt: skip
+        shown = [simple["b_simple"], simple["b_simple"] + se, simple["b_simple"] - se]
         fit = sub.dropna(subset=["b_crit"])
-        title = f"{wl}: {sub['model'].iloc[0]}, {OPTIMIZER_LABEL.get(sub['optimizer'].iloc[0], '')}"
+        title = f"{network(sub['model'].iloc[0], sub['dataset'].iloc[0])}, {optimizer(sub['optimizer'].iloc[0])}"
         if fit.empty:
-            title += "\n" + r"no $B_\mathrm{crit}$ fit (< 3 reached batch sizes)"
+            title += "\nno B_crit fit (< 3 reached batch sizes)"
         else:
-            lo, hi = fit["b_crit_lo"].fillna(fit["b_crit"]), fit["b_crit_hi"].fillna(fit["b_crit"])
-            ax.errorbar(100 * fit["sparsity"] + shift, fit["b_crit"], yerr=interval_bar(fit["b_crit"], lo, hi),
-                        fmt="s--", ms=4, capsize=2, color="tab:orange", label=r"$B_\mathrm{crit}$ measured (68%)")  # fmt: skip
-            shown += [fit["b_crit"], lo[lo > 0], hi]
-        values = pd.concat(shown)
-        if len(values):  # a log axis needs data; whole powers of two around it, bars through zero run off the bottom
-            ax.set_yscale("log", base=2)
-            ax.set_ylim(2.0 ** np.floor(np.log2(values.min()) - 0.5), 2.0 ** np.ceil(np.log2(values.max()) + 0.5))
-        ax.set_title(title)
+            x = 100 * fit["sparsity"] + shift
+            ax.vlines(x, fit["b_crit_lo"], fit["b_crit_hi"], lw=1.5, color="tab:orange")
+            ax.plot([*x, *x], [*fit["b_crit_lo"], *fit["b_crit_hi"]], "_", ms=8, mew=1.5, color="tab:orange")
+            ax.plot(x, fit["b_crit"], "s--", ms=4, color="tab:orange")
+            shown += [fit["b_crit"], fit["b_crit_lo"], fit["b_crit_hi"]]
+        _log2_axis(ax, "y", _log2_limits(pd.concat(shown)))
+        ax.set_xlim(pct.min() - 0.15 * span, pct.max() + 0.15 * span)
         ax.set_xticks(pct)
+        ax.set_title(title)
         ax.set_xlabel("sparsity (%)")
         ax.set_ylabel("batch size")
     for ax in axes.flat[len(workloads) :]:
         ax.axis("off")
-    handles = {h.get_label(): h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]}
-    axes.flat[0].legend(handles.values(), handles.keys(), fontsize=6)
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e.")]
+    if both["b_crit"].notna().any():
+        handles.append(
+            plt.Line2D([], [], marker="s", ls="--", color="tab:orange", label="B_crit measured, line: 68% interval")
+        )
+    _legend(fig, handles)
+    first = noise.iloc[0]
+    note = f"B_simple: {int(first['networks'])} networks × {int(first['draws'])} draws per sparsity"
+    _title(
+        fig,
+        "Gradient noise scale at initialisation and measured critical batch size",
+        " · ".join(([f"experiment {experiment}"] if experiment else []) + [note]),
+    )
     return fig
 
 
-def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png) -> None:
-    _save(noise_scale_figure(noise, critical), pdf, png)
+def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
+    _save(noise_scale_figure(noise, critical, experiment), pdf, png)

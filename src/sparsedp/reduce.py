@@ -20,9 +20,10 @@ STUDY_COLUMNS = [
     *IDENTITY_COLUMNS, "n_trials", "goal_error", "best_trial", "steps_to_result", *METAPARAMETERS,
     *(f"n_{s}" for s in STATUSES), "code",
 ]  # fmt: skip
+# trials.csv: what the trial is and how it was trained, what was tried, what came of it.
 TRIAL_COLUMNS = [
-    *IDENTITY_COLUMNS, "trial", *METAPARAMETERS, "goal_error", "status", "steps_to_result", "steps_trained",
-    "diverged_at_step", "code",
+    *IDENTITY_COLUMNS, "trial", *METAPARAMETERS, "goal_error", "status", "best", "steps_to_result",
+    "steps_trained", "diverged_at_step", "code",
 ]  # fmt: skip
 SORT = ["workload", "sparsity", "batch_size", "goal_error"]
 
@@ -113,13 +114,23 @@ def study_table(studies: list[dict]) -> pd.DataFrame:
     return table.sort_values(SORT).reset_index(drop=True)
 
 
-def trial_table(trials: list[dict]) -> pd.DataFrame:
-    """One row per (trial, goal error): identity, metaparameters, status, steps (no curves)."""
+def trial_table(trials: list[dict], studies: list[dict]) -> pd.DataFrame:
+    """One row per (trial, goal error): identity, metaparameters, status, steps (no curves), and
+    whether its study's reduction (in ``studies``) chose it as the best trial for that goal."""
+    best = {
+        (s["identity"]["workload"], s["identity"]["sparsity"], s["identity"]["batch_size"], g["goal_error"]):
+        g["best_trial"]
+        for s in studies
+        for g in s["goals"]
+    }  # fmt: skip
     rows = []
     for t in trials:
-        base = {**_identity_row(t["identity"]), "trial": t["identity"]["trial"], **t["identity"]["metaparameters"]}
+        ident = t["identity"]
+        base = {**_identity_row(ident), "trial": ident["trial"], **ident["metaparameters"]}
         base.update(steps_trained=t["steps_trained"], diverged_at_step=t["diverged_at_step"])
-        rows += [{**base, **goal} for goal in t["goals"]]
+        for goal in t["goals"]:
+            chosen = best.get((ident["workload"], ident["sparsity"], ident["batch_size"], goal["goal_error"]))
+            rows.append({**base, **goal, "best": chosen == ident["trial"]})
     table = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
     for col in ("steps_to_result", "decay_steps", "diverged_at_step"):
         table[col] = table[col].astype("Int64")

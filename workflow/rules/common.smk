@@ -263,12 +263,10 @@ FIGURE_TITLES = {
 }
 
 
+# One report label per result: the report turns a second label whose two values split a
+# subcategory in halves into a toggle, which breaks the page of a subcategory of two results.
 def figure_labels(wildcards):
-    """Report labels of a figure: what it is and which workloads it shows."""
-    return {
-        "figure": FIGURE_TITLES.get(wildcards.figure, wildcards.figure),
-        "workloads": ", ".join(config["figures"][wildcards.figure]["workloads"]),
-    }
+    return {"figure": FIGURE_TITLES.get(wildcards.figure, wildcards.figure)}
 
 
 def figure_subcategory(wildcards):
@@ -278,21 +276,22 @@ def figure_subcategory(wildcards):
 
 
 def figure_table_labels(wildcards):
-    return {
-        "table": f"{wildcards.figure}.csv",
-        "rows": (
-            "every trial of the chosen studies"
-            if figure_table_kind(wildcards) == "trials"
-            else "best trial per study"
-        ),
-    }
+    rows = (
+        "every trial of the chosen studies"
+        if figure_table_kind(wildcards) == "trials"
+        else "the best trial per study"
+    )
+    return {"table": f"{wildcards.figure}.csv: {rows}"}
 
 
 def figure_table_inputs(wildcards):
+    """The chosen studies' reductions; for trial-level figures also their trials, each marked
+    whether its study's reduction chose it as best."""
     chosen = cfg.figure_studies(config, wildcards.figure)
+    inputs = {"studies": [study_file(s) for s in chosen]}
     if figure_table_kind(wildcards) == "trials":
-        return [f for s in chosen for f in study_trial_files(s)]
-    return [study_file(s) for s in chosen]
+        inputs["trials"] = [f for s in chosen for f in study_trial_files(s)]
+    return inputs
 
 
 def figure_table_studies(wildcards):

@@ -28,6 +28,8 @@ rule noise_scale_table:
             f"{TABLES}/noise_scale.csv",
             caption="../report/noise_scale_table.rst",
             category="Tables",
+            subcategory="Analysis",
+            labels={"table": "noise_scale.csv: one row per workload and sparsity"},
         ),
     log:
         f"{LOGS}/tables/noise_scale.log",
@@ -52,10 +54,7 @@ rule noise_scale_figure:
             caption="../report/noise_scale.rst",
             category="Figures",
             subcategory="Beyond the paper",
-            labels={
-                "figure": "gradient noise scale vs critical batch size",
-                "workloads": ", ".join(config["workloads"]),
-            },
+            labels={"figure": "Gradient noise scale and critical batch size"},
         ),
     log:
         f"{LOGS}/figures/noise_scale.log",

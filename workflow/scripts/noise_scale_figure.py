@@ -10,4 +10,5 @@ render_noise_scale(
     pd.read_csv(snakemake.input.critical),
     snakemake.output.pdf,
     snakemake.output.png,
+    experiment=snakemake.config.get("experiment"),
 )

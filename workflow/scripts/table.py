@@ -7,10 +7,11 @@ from sparsedp.reduce import read_checked_studies, read_checked_trials, study_tab
 from sparsedp.results import atomic_path
 
 setup_logging(snakemake.log[0])
-studies, redo = json.loads(snakemake.params.studies), snakemake.params.redo
+expected, redo = json.loads(snakemake.params.studies), snakemake.params.redo
+studies = read_checked_studies(snakemake.input.studies, expected, redo)
 if snakemake.params.kind == "studies":
-    table = study_table(read_checked_studies(snakemake.input, studies, redo))
-else:
-    table = trial_table(read_checked_trials(snakemake.input, studies, redo))
+    table = study_table(studies)
+else:  # every trial of the studies, each marked whether its study chose it as best
+    table = trial_table(read_checked_trials(snakemake.input.trials, expected, redo), studies)
 with atomic_path(snakemake.output[0]) as tmp:
     table.to_csv(tmp, index=False)

@@ -1,0 +1,160 @@
+"""The HTML report as a reader meets it: built from a finished tiny run and opened in headless
+Chromium (Debian's package, driven by Playwright; nothing downloads a browser) through every
+page, category and subcategory, opening every figure and table and its description. Fails on a
+docutils message in the build output or the report, a console error or uncaught exception in
+the page, a request for anything outside the file, an empty page, a figure whose top is cut
+off or whose text is too small to read. Screenshots of every page are left in ``<tmp_path>/screens`` for a person to look at."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import PIL.Image
+import pytest
+
+from sparsedp.plots import FONT_PT
+
+from conftest import REPO, snakemake
+
+CHROMIUM = shutil.which("chromium")
+# As root, in a container, offline: no sandbox, no GPU, no background traffic.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# How docutils reports a problem: "<string>:3: (WARNING/2) Inline ..." in the build output, and
+# a "System Message: WARNING/2" block in the HTML it writes.
+DOCUTILS_MESSAGE = re.compile(r"\((?:INFO/1|WARNING/2|ERROR/3|SEVERE/4)\)|System Message")
+MIN_TEXT_PX = 8  # the smallest figure text must show at least this tall (CSS pixels)
+
+
+@pytest.fixture(scope="module")
+def report(finished_run, tmp_path_factory):
+    workdir, config = finished_run
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    proc = snakemake(workdir, config, "--report", str(path))
+    return workdir, path, proc.stdout + proc.stderr
+
+
+def embedded(html: str, name: str):
+    """A JSON value the report embeds as ``var <name> = ...;``."""
+    return json.loads(re.search(rf"var {name} = (\{{.*?\}});\n", html, re.S)[1])
+
+
+def test_the_report_builds_without_docutils_messages(report):
+    _, path, log = report
+    assert not DOCUTILS_MESSAGE.search(log), log
+    assert not DOCUTILS_MESSAGE.search(path.read_text())
+
+
+def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
+    workdir, path, _ = report
+    results = embedded(path.read_text(), "results")
+    captions = {Path(p).name: r["caption"] for p, r in results.items()}
+    readme = (REPO / "README.md").read_text().split("## Tables and their columns", 1)[1].split("\n## ", 1)[0]
+    for table in (workdir / "results/tables").glob("*.csv"):
+        # A figure's table has "the columns of" the table it is cut from, described there.
+        source = re.search(r"columns\s+of\s+(\w+\.csv)", captions[table.name])
+        source = source[1] if source else table.name
+        for column in pd.read_csv(table, nrows=0).columns:
+            assert re.search(rf"\b{column}\b", captions[source]), f"{source}: {column} not in its description"
+            assert f"`{column}`" in readme, f"README: {column} of {source} not in the column dictionary"
+
+
+class Reader:
+    """A browser page on the report, recording whatever a reader would see go wrong."""
+
+    def __init__(self, browser, report: Path, screens: Path):
+        self.url = report.as_uri()
+        self.screens = screens
+        self.problems = []
+        self.page = browser.new_page(viewport={"width": 1600, "height": 1000}, accept_downloads=True)
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"uncaught: {e}"))
+        self.page.on("request", lambda r: r.url.startswith(("data:", "file:")) or self.problems.append(r.url))
+
+    def open(self, *links: str):
+        """The report afresh, then the menu links named (a category, a subcategory, ...)."""
+        self.page.goto(self.url)
+        for name in links:
+            self.page.locator("nav").get_by_role("link", name=name, exact=True).click()
+
+    def check(self, name: str):
+        """No problem so far and something on the page; then a screenshot."""
+        self.page.wait_for_timeout(300)  # React and the rule graph render asynchronously
+        assert not self.problems, f"{name}: {self.problems}"
+        assert self.page.locator("#app").inner_text().strip(), f"{name}: an empty page"
+        self.page.screenshot(path=self.screens / f"{len(list(self.screens.iterdir())):02d}_{name}.png")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (CI installs it)")
+def test_every_page_renders_and_every_figure_and_table_opens(report, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    workdir, path, _ = report
+    screens = tmp_path / "screens"
+    screens.mkdir()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        reader = Reader(browser, path, screens)
+        reader.open()
+        reader.check("workflow")
+        reader.page.get_by_text("Configuration", exact=True).click()
+        description = reader.page.locator(".prose").first.inner_text()
+        assert "This run" in description and "n_trials: 10" in description  # the run's configuration
+        reader.check("workflow_configuration")
+        rules = [node["rule"] for node in reader.page.evaluate("rulegraph_spec.data[0].values")]
+        assert sorted(rules) == sorted(set(rules)), f"the rule graph shows a rule twice: {sorted(rules)}"
+        for page in ("Statistics", "About"):
+            reader.open(page)
+            reader.check(page)
+
+        categories = reader.page.evaluate("categories")
+        for category, subcategories in categories.items():
+            for subcategory, paths in subcategories.items():
+                links = [category, subcategory] if len(subcategories) > 1 else [category]
+                name = re.sub(r"\W+", "_", f"{category}_{subcategory}")
+                reader.open(*links)
+                assert reader.page.locator("nav table tbody tr").count() == len(paths), name
+                reader.check(name)
+                for i in range(len(paths)):
+                    reader.open(*links)
+                    opened = open_result(reader, workdir, reader.page.locator("nav table tbody tr").nth(i), name)
+                    assert opened in paths, opened
+                    paths = [p for p in paths if p != opened]
+                    reader.check(f"{name}_{Path(opened).stem}")
+                    reader.open(*links)
+                    reader.page.locator("nav table tbody tr").nth(i).locator("a").nth(1).click()  # its description
+                    caption = reader.page.locator("nav .prose").inner_text()
+                    assert caption.strip() and not DOCUTILS_MESSAGE.search(caption), caption
+                    reader.check(f"{name}_{Path(opened).stem}_description")
+                assert paths == [], f"{name}: never opened {paths}"
+        browser.close()
+
+
+def open_result(reader: Reader, workdir: Path, row, name: str) -> str:
+    """Click a result's eye button: a figure must show with readable text, a table must download
+    byte for byte. Returns the result's path."""
+    view = row.locator("a").first
+    if view.get_attribute("download"):
+        with reader.page.expect_download() as download:
+            view.click()
+        filename = download.value.suggested_filename
+        result = next(p for p in reader.page.evaluate("Object.keys(results)") if Path(p).name == filename)
+        assert Path(download.value.path()).read_bytes() == (workdir / result).read_bytes(), result
+        return result
+    view.click()
+    image = reader.page.locator("img[src^='data:image']").last
+    image.wait_for()
+    natural, shown, top = image.evaluate("i => [i.naturalWidth, i.width, i.getBoundingClientRect().top]")
+    assert natural > 0, f"{name}: the figure does not load"
+    # The report centres a figure: one taller than the window loses its top, out of the scroll bar's reach.
+    assert top >= 0, f"{name}: the figure's top is cut off"
+    src = image.get_attribute("src")
+    result = next(p for p, r in reader.page.evaluate("results").items() if r["data_uri"] == src)
+    dpi = PIL.Image.open(workdir / result).info["dpi"][0]
+    text_px = FONT_PT / 72 * dpi * shown / natural
+    assert text_px >= MIN_TEXT_PX, f"{name}: {FONT_PT} pt text shows {text_px:.1f} px tall"
+    return result
