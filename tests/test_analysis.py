@@ -2,7 +2,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparsedp.analysis import critical_batch_table, end_of_perfect_scaling, fit_critical_batch, steps_model
+from sparsedp.analysis import (
+    critical_batch_table,
+    doubling_savings,
+    end_of_perfect_scaling,
+    fit_critical_batch,
+    steps_model,
+    three_regimes,
+)
 
 BATCH = 2.0 ** np.arange(4, 14)
 
@@ -42,14 +49,27 @@ def test_an_end_of_perfect_scaling_not_observed_is_empty_and_says_why(batch, ste
     assert np.isnan(end) and status == seen
 
 
-def test_table_has_a_row_per_curve_and_skips_unreached_points():
+def test_table_has_a_row_per_curve_and_goal_and_skips_unreached_points():
     rows = []
-    for sparsity, b_crit in ((0.0, 256.0), (0.9, 1024.0)):
-        for b, s in zip(BATCH, steps_model(BATCH, 100.0, b_crit)):
-            rows.append(
-                dict(workload="w", optimizer="momentum", sparsity=sparsity, batch_size=int(b), steps_to_result=round(s))
-            )
-    rows.append(dict(workload="w", optimizer="momentum", sparsity=0.9, batch_size=2**14, steps_to_result=None))
+    for goal, scale in ((0.02, 1.0), (0.05, 0.5)):
+        for sparsity, b_crit in ((0.0, 256.0), (0.9, 1024.0)):
+            for b, s in zip(BATCH, steps_model(BATCH, 100.0 * scale, b_crit * scale)):
+                rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", sparsity=sparsity, goal_error=goal,
+                                 batch_size=int(b), steps_to_result=round(s)))  # fmt: skip
+    rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", sparsity=0.9, goal_error=0.02, batch_size=2**14,
+                     steps_to_result=None))  # fmt: skip
     table = critical_batch_table(pd.DataFrame(rows), min_saving=0.4, n_bootstrap=50)
-    assert list(table["sparsity"]) == [0.0, 0.9] and list(table["n_points"]) == [10, 10]
+    assert list(zip(table["sparsity"], table["goal_error"])) == [(0.0, 0.02), (0.0, 0.05), (0.9, 0.02), (0.9, 0.05)]
+    assert list(table["n_points"]) == [10] * 4
+    assert table["b_crit"].iloc[3] == pytest.approx(512, rel=0.05)  # the looser goal's own curve
+    table = table[table["goal_error"] == 0.02]
     assert table["b_crit"].iloc[1] == pytest.approx(1024, rel=0.05)
+
+
+def test_three_regimes_need_two_perfect_doublings_then_a_flat_one():
+    batch = [4, 8, 16, 32, 64, 128]
+    assert doubling_savings(batch[:3], [400, 200, 150]) == [(4, 0.5), (8, 0.25)]
+    assert three_regimes(batch, [800, 440, 250, 160, 130, 120])  # 45%, 43%, then 8% at 64 -> 128
+    assert not three_regimes(batch, [800, 500, 300, 200, 150, 140])  # 37.5%: no perfect scaling
+    assert not three_regimes(batch, [800, 440, 250, 140, 80, 48])  # never flattens
+    assert not three_regimes([4, 8, 32, 64, 128], [800, 440, 240, 200, 190])  # the two doublings are not consecutive

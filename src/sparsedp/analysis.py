@@ -6,7 +6,32 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-KEYS = ["workload", "optimizer", "sparsity"]
+KEYS = [
+    "workload",
+    "dataset",
+    "model",
+    "optimizer",
+    "sparsity",
+    "goal_error",
+]  # a curve: one workload, sparsity and goal
+PAPER_GOAL = {"mnist": 0.02, "cifar10": 0.4}
+
+
+def headline_goals(studies: pd.DataFrame) -> dict[str, float]:
+    """Per workload, the goal error its results are compared with the paper's at: the paper's
+    goal for its dataset where the workload measured it, else its tightest goal."""
+    goals = {}
+    for (workload, dataset), rows in studies.groupby(["workload", "dataset"]):
+        measured = sorted(rows["goal_error"].unique())
+        paper = PAPER_GOAL.get(dataset)
+        goals[workload] = paper if any(np.isclose(measured, paper or -1)) else measured[0]
+    return goals
+
+
+def at_goals(table: pd.DataFrame, goals: dict[str, float]) -> pd.DataFrame:
+    """The rows of ``table`` at each workload's goal error in ``goals``."""
+    keep = [bool(np.isclose(g, goals.get(wl, np.nan))) for wl, g in zip(table["workload"], table["goal_error"])]
+    return table[np.array(keep, dtype=bool)].reset_index(drop=True)
 
 
 def steps_model(batch, s_min, b_crit):
@@ -67,6 +92,25 @@ def end_of_perfect_scaling(batch, steps, min_saving: float) -> tuple[float, str]
         if 1 - s[i + 1] / s[i] < min_saving:
             return (b[i], OBSERVED) if i > doublings[0] else (np.nan, BELOW_RANGE)
     return np.nan, ABOVE_RANGE
+
+
+def doubling_savings(batch, steps) -> list[tuple[int, float]]:
+    """(B, 1 - steps(2B) / steps(B)) for every measured doubling, smallest B first: perfect
+    scaling saves 0.5, maximal data parallelism 0."""
+    curve = dict(zip(np.asarray(batch, int).tolist(), np.asarray(steps, float).tolist()))
+    return [(b, 1 - curve[2 * b] / curve[b]) for b in sorted(curve) if 2 * b in curve]
+
+
+def three_regimes(batch, steps, perfect: float = 0.4, plateau: float = 0.2) -> bool:
+    """Whether a curve shows the paper's three regimes: two consecutive doublings each saving at
+    least ``perfect`` of the steps (perfect scaling), and a later doubling saving less than
+    ``plateau`` (past diminishing returns, towards maximal data parallelism)."""
+    savings = doubling_savings(batch, steps)
+    for i in range(len(savings) - 1):
+        first, second = savings[i], savings[i + 1]
+        if second[0] == 2 * first[0] and min(first[1], second[1]) >= perfect:
+            return any(b > second[0] and saved < plateau for b, saved in savings[i + 2 :])
+    return False
 
 
 def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: int) -> pd.DataFrame:

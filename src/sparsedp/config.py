@@ -146,6 +146,19 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             elif wl not in config["workloads"]:
                 known = ", ".join(config["workloads"])
                 problems.append(f"config key 'figures.{fig}.workloads': unknown workload '{wl}' (known: {known})")
+    for fig, spec in config["figures"].items():
+        if any(wl not in config["workloads"] for wl in spec["workloads"]):
+            continue
+        goal = figure_goal(config, fig)
+        missing = [wl for wl in spec["workloads"] if goal not in config["workloads"][wl]["goal_errors"]]
+        if goal is None:
+            problems.append(
+                f"config key 'figures.{fig}': its workloads share no goal error; set figures.{fig}.goal_error"
+            )
+        elif missing:
+            problems.append(
+                f"config key 'figures.{fig}.goal_error': {goal} is not among the goal_errors of {', '.join(missing)}"
+            )
     for fig in TRIAL_FIGURES:
         spec = config["figures"].get(fig)
         if spec is None:
@@ -262,6 +275,14 @@ def figure_studies(config: dict, figure: str) -> list[Study]:
         return grid
     chosen = {(float(s), int(b)) for s, b in spec["studies"]}
     return [s for s in grid if (s.sparsity, s.batch_size) in chosen]
+
+
+def figure_goal(config: dict, figure: str) -> float:
+    """The goal error a figure shows: its ``goal_error``, else the tightest goal every one of its
+    workloads measures."""
+    spec = config["figures"][figure]
+    common = set.intersection(*(set(config["workloads"][wl]["goal_errors"]) for wl in spec["workloads"]))
+    return spec.get("goal_error", min(common, default=None))
 
 
 def study_mode(config: dict, study: Study) -> str:

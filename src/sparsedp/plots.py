@@ -464,3 +464,57 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
 
 def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
     _save(noise_scale_figure(noise, critical, experiment), pdf, png)
+
+
+def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = None):
+    """Per workload, the critical batch size B_crit (68% interval) of each sparsity's curve
+    against the goal error, tighter goals to the right (McCandlish et al. 2018 predict B_crit
+    grows as the goal tightens). Curves with fewer than three reached batch sizes have no fit."""
+    _style()
+    fits = critical.dropna(subset=["b_crit"])
+    workloads = ordered_workloads(critical)
+    ncols = min(len(workloads), 4)
+    nrows = -(-len(workloads) // ncols)
+    fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
+    palette = _sparsity_palette(critical["sparsity"].unique())
+    goals = sorted(critical["goal_error"].unique())
+    for ax, wl in zip(axes.flat, workloads):
+        sub = fits[fits["workload"] == wl]
+        first = critical[critical["workload"] == wl].iloc[0]
+        ax.set_title(f"{network(first['model'], first['dataset'])}, {optimizer(first['optimizer'])}")
+        for sparsity, curve in sub.groupby("sparsity"):
+            curve = curve.sort_values("goal_error")
+            ax.plot(curve["goal_error"], curve["b_crit"], "D-", ms=4, color=palette[sparsity])
+            ax.vlines(curve["goal_error"], curve["b_crit_lo"], curve["b_crit_hi"], lw=1.5, color=palette[sparsity])
+        if sub.empty:
+            ax.text(0.5, 0.5, "no B_crit fit\n(< 3 reached batch sizes)", ha="center", va="center",
+                    transform=ax.transAxes)  # fmt: skip
+        else:
+            _log2_axis(ax, "y", _log2_limits(pd.concat([sub["b_crit"], sub["b_crit_lo"], sub["b_crit_hi"]])))
+        ax.set_xscale("log")
+        span = np.log10(goals[-1] / goals[0]) if len(goals) > 1 else 0.2
+        ax.set_xlim(goals[-1] * 10 ** (0.15 * span), goals[0] / 10 ** (0.15 * span))  # tighter goals right
+        ax.xaxis.set_major_locator(FixedLocator(goals))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("goal validation error")
+        ax.set_ylabel("critical batch size")
+    for ax in axes.flat[len(workloads) :]:
+        ax.axis("off")
+    handles = [
+        plt.Line2D([], [], marker="D", color=palette[s], label=f"sparsity {percent(s)}") for s in sorted(palette)
+        if s in set(critical["sparsity"])
+    ]  # fmt: skip
+    _legend(fig, handles + [plt.Line2D([], [], color="grey", lw=1.5, label="68% interval of B_crit")])
+    _title(
+        fig,
+        "Critical batch size against goal error",
+        " · ".join(
+            ([f"experiment {experiment}"] if experiment else []) + ["B_crit of steps(B) = S_min (1 + B_crit / B)"]
+        ),
+    )
+    return fig
+
+
+def render_critical_batch_goal(critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
+    _save(critical_batch_goal_figure(critical, experiment), pdf, png)

@@ -298,6 +298,11 @@ def figure_table_studies(wildcards):
     return expected_studies(cfg.figure_studies(config, wildcards.figure))
 
 
+def figure_goal(wildcards):
+    """Tracked param of a figure and its table: the goal error it shows."""
+    return cfg.figure_goal(config, wildcards.figure)
+
+
 # One noise-scale estimate per (dataset, network, sparsity) of any workload: optimizers share it.
 NETWORKS = sorted(
     {
@@ -332,6 +337,8 @@ def all_targets():
         f"{TABLES}/noise_scale.csv",
         f"{FIGURES}/noise_scale.pdf",
         f"{FIGURES}/noise_scale.png",
+        f"{FIGURES}/critical_batch_goal.pdf",
+        f"{FIGURES}/critical_batch_goal.png",
         f"{TABLES}/claims.csv",
     ]
     for figure in config["figures"]:

@@ -16,5 +16,29 @@ rule figure:
         f"{LOGS}/figures/{{figure}}.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        goal=figure_goal,
     script:
         "../scripts/figure.py"
+
+
+# Beyond the paper: B_crit of every curve against the goal error (one run measures every goal
+# of a workload's goal_errors), from critical_batch.csv.
+rule critical_batch_figure:
+    input:
+        f"{TABLES}/critical_batch.csv",
+    output:
+        pdf=f"{FIGURES}/critical_batch_goal.pdf",
+        png=report(
+            f"{FIGURES}/critical_batch_goal.png",
+            caption="../report/critical_batch_goal.rst",
+            category="Figures",
+            subcategory="Beyond the paper",
+            labels={"figure": "Critical batch size against goal error"},
+        ),
+    log:
+        f"{LOGS}/figures/critical_batch_goal.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    script:
+        "../scripts/critical_batch_figure.py"

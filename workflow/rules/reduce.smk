@@ -57,6 +57,7 @@ rule figure_table:
     params:
         kind=figure_table_kind,
         studies=figure_table_studies,
+        goal=figure_goal,
         redo=rerun_hint,
     script:
         "../scripts/table.py"

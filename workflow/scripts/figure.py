@@ -5,11 +5,15 @@ from sparsedp.jobs import setup_logging
 from sparsedp.plots import render
 
 setup_logging(snakemake.log[0])
-# Study-level figures mark each curve's critical batch size; trial-level figures take none.
-critical = pd.read_csv(snakemake.input.critical) if "critical" in snakemake.input.keys() else None
+table = pd.read_csv(snakemake.input.table)  # the rows at the figure's goal error
+# Study-level figures mark each curve's critical batch size (at the same goal); trial-level none.
+critical = None
+if "critical" in snakemake.input.keys():
+    critical = pd.read_csv(snakemake.input.critical)
+    critical = critical[critical["goal_error"].isin(table["goal_error"])]
 render(
     snakemake.wildcards.figure,
-    pd.read_csv(snakemake.input.table),
+    table,
     snakemake.output.pdf,
     snakemake.output.png,
     critical=critical,

@@ -13,5 +13,7 @@ if snakemake.params.kind == "studies":
     table = study_table(studies)
 else:  # every trial of the studies, each marked whether its study chose it as best
     table = trial_table(read_checked_trials(snakemake.input.trials, expected, redo), studies)
+if "goal" in snakemake.params.keys():  # a figure's table: the rows at the figure's goal error
+    table = table[table["goal_error"] == snakemake.params.goal]
 with atomic_path(snakemake.output[0]) as tmp:
     table.to_csv(tmp, index=False)

@@ -1,0 +1,13 @@
+import pandas as pd
+import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
+
+from sparsedp.jobs import setup_logging
+from sparsedp.plots import render_critical_batch_goal
+
+setup_logging(snakemake.log[0])
+render_critical_batch_goal(
+    pd.read_csv(snakemake.input[0]),
+    snakemake.output.pdf,
+    snakemake.output.png,
+    experiment=snakemake.config.get("experiment"),
+)
