@@ -180,3 +180,15 @@ def test_default_figure4_is_the_papers_grid(config):
     chosen = figure_studies(config, "fig4_mnist")
     assert {(s.sparsity, s.batch_size) for s in chosen} == {(s, b) for s in (0.0, 0.9) for b in (16, 128, 1024, 8192)}
     assert {s.workload for s in chosen} == {"mnist_momentum"}
+
+
+def test_a_workload_can_search_its_own_ranges(config):
+    from sparsedp.config import search_ranges
+
+    config["workloads"]["mnist_sgd"]["search"] = {"learning_rate": {"low": 0.01, "high": 3.0}}
+    validate(config, SCHEMA)
+    assert search_ranges(config, "mnist_sgd")["learning_rate"] == {"low": 0.01, "high": 3.0}
+    assert search_ranges(config, "mnist_momentum")["learning_rate"] == config["search"]["learning_rate"]
+    config["workloads"]["mnist_sgd"]["search"] = {"learning_rate": {"low": 3.0, "high": 0.01}}
+    with pytest.raises(ConfigError, match="workloads.mnist_sgd.search.learning_rate': low 3.0 > high 0.01"):
+        validate(config, SCHEMA)

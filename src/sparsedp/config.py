@@ -103,15 +103,25 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     return config
 
 
-def _semantic_problems(config: dict, removed: dict) -> list[str]:
+def _range_problems(key: str, ranges: dict) -> list[str]:
     problems = []
-    for name in SEARCH_RANGE.values():
-        rng = config["search"][name]
-        if rng["low"] > rng["high"]:
-            problems.append(f"config key 'search.{name}': low {rng['low']} > high {rng['high']}")
-    omm = config["search"]["one_minus_momentum"]
-    if omm["high"] >= 1:
-        problems.append("config key 'search.one_minus_momentum.high': must be < 1 (momentum > 0)")
+    for name, rng in ranges.items():
+        if name in SEARCH_RANGE.values() and rng["low"] > rng["high"]:
+            problems.append(f"config key '{key}.{name}': low {rng['low']} > high {rng['high']}")
+    if ranges.get("one_minus_momentum", {}).get("high", 0) >= 1:
+        problems.append(f"config key '{key}.one_minus_momentum.high': must be < 1 (momentum > 0)")
+    return problems
+
+
+def search_ranges(config: dict, workload: str) -> dict:
+    """The search ranges of ``workload``: the experiment's, each replaced by the workload's own."""
+    return {**config["search"], **config["workloads"][workload].get("search", {})}
+
+
+def _semantic_problems(config: dict, removed: dict) -> list[str]:
+    problems = _range_problems("search", config["search"])
+    for wl, spec in config["workloads"].items():
+        problems += _range_problems(f"workloads.{wl}.search", spec.get("search", {}))
     n_trials, pack = config["search"]["n_trials"], config["training"]["pack_size"]
     if n_trials % pack:
         problems.append(

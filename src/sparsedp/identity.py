@@ -23,7 +23,7 @@ import io
 import tokenize
 from pathlib import Path
 
-from .config import SEARCH_RANGE, Study, searched, study_mode
+from .config import SEARCH_RANGE, Study, search_ranges, searched, study_mode
 from .search import metaparameters
 
 PACKAGE = Path(__file__).resolve().parent
@@ -94,6 +94,7 @@ def study_identity(config: dict, study: Study) -> dict:
     """Everything shared by the trials of one study; a trial adds its number (also its seed of
     initialisation, mask and data order), its metaparameters and its mask."""
     spec = config["workloads"][study.workload]
+    ranges = search_ranges(config, study.workload)
     return {
         "workload": study.workload,
         "dataset": spec["dataset"],
@@ -107,7 +108,7 @@ def study_identity(config: dict, study: Study) -> dict:
         "eval_every": config["training"]["eval_every"],
         "mode": study_mode(config, study),
         # Only the ranges this workload searches: trial k's metaparameters come from them.
-        "search": {SEARCH_RANGE[name]: config["search"][SEARCH_RANGE[name]] for name in searched(spec)},
+        "search": {SEARCH_RANGE[name]: ranges[SEARCH_RANGE[name]] for name in searched(spec)},
         "pruning": pruning_settings(config),
         "data": data_identity(spec["dataset"]),
         "code": code_version("trial"),
