@@ -29,11 +29,16 @@ def tiny_config() -> dict:
     config["experiment"] = "tiny"
     config["data"]["cache"] = str(DATA_CACHE)
     config["data"]["sources"] = ["local", "npm"]
+    config["search"].update(learning_rate={"low": 1e-3, "high": 0.1}, one_minus_momentum={"low": 0.03, "high": 0.3})
+    config["workloads"] = {"mnist_momentum": config["workloads"]["mnist_momentum"]}
     config["workloads"]["mnist_momentum"].update(
         goal_errors=[0.5], budget_steps=64, sparsities=[0.0, 0.9], batch_sizes=[32, 64]
     )
     config["noise_scale"].update(batch_big=128, draws=8, seeds=2)  # about a second per sparsity
-    config["figures"]["fig4_mnist"]["studies"] = [[0.0, 32], [0.9, 32]]
+    config["figures"] = {
+        "fig1_mnist": {"workloads": ["mnist_momentum"]},
+        "fig4_mnist": {"workloads": ["mnist_momentum"], "studies": [[0.0, 32], [0.9, 32]]},
+    }
     config["training"]["checkpoint_every"] = 8  # several checkpoints per job, so that resuming is exercised
     config["device"] = "cpu"
     return config

@@ -217,9 +217,9 @@ def test_collapsed_layers(mnist):
 
 def test_masked_weights_stay_exactly_zero_through_training_with_momentum(mnist):
     params, masks = _snip(mnist, 0.9)
-    spec = TrialSpec(trial=0, learning_rate=0.05, momentum=0.9, params=params, masks=masks)
+    spec = TrialSpec(trial=0, metaparameters={"learning_rate": 0.05, "momentum": 0.9}, params=params, masks=masks)
     settings = StudySettings(
-        "simple_cnn", "nesterov", 32, goal_error=0.001, budget_steps=40, eval_every=20, mode="census"
+        "simple_cnn", "nesterov", "constant", 32, goal_errors=(0.001,), budget_steps=40, eval_every=20, mode="census"
     )
     final = {}
     train_study([spec], mnist, settings, final_params=final)

@@ -106,7 +106,8 @@ def test_tables_are_tidy_sorted_and_leave_unsearched_metaparameters_empty():
     assert table["steps_to_result"].dtype == "Int64"
     sgd = table[table["optimizer"] == "sgd"].iloc[0]
     assert pd.isna(sgd["momentum"]) and pd.isna(sgd["decay_steps"]) and pd.isna(sgd["end_factor"])
-    assert table["mode"].eq("race").all() and table["code"].nunique() == 1
+    # Figure 4 trains its studies (here dense Momentum at batch 16) to the end: census mode.
+    assert list(table["mode"]) == ["census", "race", "race"] and table["code"].nunique() == 1
     ident = study(config)
     trials = records(ident, [[("complete", 32)], [("pruned", None)]])
     rows = trial_table(list(trials.values()), [reduce_study(trials, ident)])
@@ -123,5 +124,30 @@ def test_figures_render_from_a_table(tmp_path, figure):
             for b in (16, 64, 256):
                 ident = study(config, wl, sp, b)
                 studies.append(reduce_study(records(ident, [[("complete", int(4096 / b * (1 + sp)) + 16)]]), ident))
-    render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", goal_note="test")
+    render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", experiment="test")
     assert (tmp_path / "f.pdf").stat().st_size > 5000 and (tmp_path / "f.png").stat().st_size > 5000
+
+
+def test_a_best_value_at_the_edge_of_the_searched_points_is_reported():
+    config = load_config()
+    identity = study(config)  # Momentum: learning rate and momentum searched
+    trials = records(identity, [[("complete", 64)]] * 8)
+    lrs = [t["identity"]["metaparameters"]["learning_rate"] for t in trials.values()]
+    moms = [t["identity"]["metaparameters"]["momentum"] for t in trials.values()]
+    fastest = lrs.index(max(lrs))
+    for k, record in enumerate(trials.values()):
+        record["goals"][0]["steps_to_result"] = 32 if k == fastest else 64
+    edge = reduce_study(trials, identity)["goals"][0]["best_at_edge"]
+    expected = ["learning_rate highest"]
+    if moms[fastest] in (min(moms), max(moms)):
+        expected.append(f"momentum {'lowest' if moms[fastest] == min(moms) else 'highest'}")
+    assert edge == ", ".join(expected)
+    inner = sorted(range(8), key=lambda k: lrs[k])[3]  # neither the lowest nor the highest rate
+    for k, record in enumerate(trials.values()):
+        record["goals"][0]["steps_to_result"] = 32 if k == inner else 64
+    assert "learning_rate" not in reduce_study(trials, identity)["goals"][0]["best_at_edge"]
+    # A range of one value (momentum fixed) is not searched: never an edge.
+    config["search"]["one_minus_momentum"] = {"low": 0.1, "high": 0.1}
+    fixed = study(config)
+    trials = records(fixed, [[("complete", 64 - k)] for k in range(8)])
+    assert "momentum" not in reduce_study(trials, fixed)["goals"][0]["best_at_edge"]

@@ -31,7 +31,9 @@ def faulty_config() -> dict:
     config = tiny_config()
     config["search"].update(n_trials=3, learning_rate={"low": 1e-9, "high": 1e21})
     config["training"].update(pack_size=1, checkpoint_every=2)
-    config["workloads"]["mnist_momentum"].update(goal_error=0.1, budget_steps=256, sparsities=[0.9], batch_sizes=[32])
+    config["workloads"]["mnist_momentum"].update(
+        goal_errors=[0.1], budget_steps=256, sparsities=[0.9], batch_sizes=[32]
+    )
     config["figures"]["fig4_mnist"]["studies"] = [[0.9, 32]]  # the only study (census mode)
     return config
 

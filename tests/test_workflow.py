@@ -155,6 +155,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "trials_table": 1,
         "figure": 1,
         "noise_scale_figure": 1,
+        "critical_batch_figure": 1,
         "claims_table": 1,
         "all": 1,
     }

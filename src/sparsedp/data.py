@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import BadInput, atomic_path
+from .results import BadInput, atomic_path, check_digest, content_digest, write_stamp
 
 MNIST_VALIDATION = 6000  # reference code: 10% of the 60k training images
 CIFAR10_VALIDATION = 5000
@@ -79,18 +79,19 @@ def _save_split(images, labels, n_validation, out, identity, channel_axes) -> No
     and the split's identity."""
     train, val = split(len(images), n_validation)
     scaled = images[train].astype(np.float64) / 255.0
+    arrays = dict(
+        train_images=images[train],
+        train_labels=labels[train],
+        val_images=images[val],
+        val_labels=labels[val],
+        val_order=hardest_first(images[train], labels[train], images[val], labels[val]),
+        mean=np.atleast_1d(scaled.mean(axis=channel_axes)),
+        std=np.atleast_1d(scaled.std(axis=channel_axes)),
+        identity=np.array(json.dumps(identity, sort_keys=True)),
+    )
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(
-            f,
-            train_images=images[train],
-            train_labels=labels[train],
-            val_images=images[val],
-            val_labels=labels[val],
-            val_order=hardest_first(images[train], labels[train], images[val], labels[val]),
-            mean=np.atleast_1d(scaled.mean(axis=channel_axes)),
-            std=np.atleast_1d(scaled.std(axis=channel_axes)),
-            identity=np.array(json.dumps(identity, sort_keys=True)),
-        )
+        np.savez(f, **arrays)
+    write_stamp(out, identity, content_digest(arrays))
 
 
 def hardest_first(train_images, train_labels, val_images, val_labels) -> np.ndarray:
@@ -114,8 +115,9 @@ def hardest_first(train_images, train_labels, val_images, val_labels) -> np.ndar
     return np.argsort(-margin, kind="stable")
 
 
-def load_arrays(path: Path, expected: dict | None = None) -> dict:
-    """The arrays of a prepared split, checked to be the split ``expected`` (its identity)."""
+def load_arrays(path: Path, expected: dict | None = None, digest: str | None = None) -> dict:
+    """The arrays of a prepared split, checked to be the split ``expected`` (its identity) and,
+    given its stamp's ``digest``, the very content its stamp records."""
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -125,15 +127,17 @@ def load_arrays(path: Path, expected: dict | None = None) -> dict:
         raise BadInput(path, "prepared by an older version (no identity)")
     if expected is not None and json.loads(str(arrays["identity"])) != expected:
         raise BadInput(path, f"is the split {json.loads(str(arrays['identity']))}, not {expected} (other code)")
+    if digest is not None:
+        check_digest(path, arrays, digest)
     return arrays
 
 
-def load_tensors(path: Path, device, expected: dict | None = None) -> dict:
+def load_tensors(path: Path, device, expected: dict | None = None, digest: str | None = None) -> dict:
     """Standardised float32 tensors on ``device``: train_x [N, C, H, W], train_y, and the
     validation set val_x, val_y in hardest_first order."""
     import torch
 
-    arrays = load_arrays(path, expected)
+    arrays = load_arrays(path, expected, digest)
     order = arrays["val_order"]
     mean = torch.tensor(arrays["mean"], dtype=torch.float32, device=device).view(-1, 1, 1)
     std = torch.tensor(arrays["std"], dtype=torch.float32, device=device).view(-1, 1, 1)

@@ -22,7 +22,17 @@ from pathlib import Path
 from . import data, fetch
 from .config import ConfigError
 from .identity import IdentityError, check_code, differences, trial_identities
-from .results import BadInput, CorruptResult, atomic_path, read_record, write_json
+from .results import (
+    BadInput,
+    CorruptResult,
+    atomic_path,
+    check_digest,
+    content_digest,
+    read_record,
+    stamped_file,
+    write_json,
+    write_stamp,
+)
 from .search import derived_seed
 
 log = logging.getLogger("sparsedp")
@@ -71,7 +81,7 @@ def make_mask(identity: dict, job: dict) -> None:
     check_code(identity, "mask")
     device = choose_device(job["device"])
     pruning, seed = identity["pruning"], identity["seed"]
-    tensors = data.load_tensors(Path(job["data"]), device, identity["data"])
+    tensors = load_data(job["data"], device, identity["data"])
     params = init_parameters(identity["model"], seed)  # trial k is initialised with seed k
     if pruning["examples"] == "batch":
         gen = torch.Generator().manual_seed(derived_seed(seed, "snip-batch"))
@@ -104,13 +114,22 @@ def make_mask(identity: dict, job: dict) -> None:
     saved = {"params": params, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
     with atomic_path(job["output"]) as tmp:
         torch.save(saved, tmp)
+    write_stamp(job["output"], identity, content_digest(saved))
 
 
-def load_mask(path, expected: dict, allow_collapse: bool) -> dict:
-    """A mask file (initial ``params``, ``masks``, ``collapsed_layers``), loaded without running
-    any code it may hold and checked to be the mask ``expected``."""
+def load_data(stamp, device, expected: dict) -> dict:
+    """The data split a stamp stands for, as tensors, checked against its stamp and ``expected``."""
+    path, digest = stamped_file(stamp)
+    return data.load_tensors(path, device, expected, digest)
+
+
+def load_mask(stamp, expected: dict, allow_collapse: bool) -> dict:
+    """The mask file a stamp stands for (initial ``params``, ``masks``, ``collapsed_layers``),
+    loaded without running any code it may hold and checked to be the mask ``expected``, with the
+    content its stamp records."""
     import torch
 
+    path, digest = stamped_file(stamp)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -126,6 +145,7 @@ def load_mask(path, expected: dict, allow_collapse: bool) -> dict:
     diff = differences(saved["identity"], expected)
     if diff:
         raise BadInput(path, f"made with other settings than this experiment's: {'; '.join(diff)}")
+    check_digest(path, saved, digest)
     if saved["collapsed_layers"] and not allow_collapse:
         raise LayerCollapse(
             f"{path}: prunes every weight of {', '.join(saved['collapsed_layers'])} (made while {ALLOW_COLLAPSE}). "
@@ -165,7 +185,7 @@ def train(identity: dict, job: dict) -> None:
         early_exit=settings["early_exit"],
         max_group=max(1, settings["group_examples"] // identity["batch_size"]),
     )
-    tensors = data.load_tensors(Path(job["data"]), device, identity["data"])
+    tensors = load_data(job["data"], device, identity["data"])
     start = time.perf_counter()
     run = run_key(specs, study, data=identity["data"], device=device)
     checkpoint = Checkpoint(job["checkpoint"], run, settings["checkpoint_every"])
@@ -203,7 +223,7 @@ def noise_scale(identity: dict, job: dict) -> None:
     check_code(identity, "noise")
     device = choose_device(job["device"])
     model = identity["model"]
-    tensors = data.load_tensors(Path(job["data"]), device, identity["masks"][0]["data"])
+    tensors = load_data(job["data"], device, identity["masks"][0]["data"])
     x, y = tensors["train_x"], tensors["train_y"]
     networks = {}
     for path, expected in zip(job["masks"], identity["masks"]):

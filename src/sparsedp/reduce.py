@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .config import SEARCH_RANGE
 from .identity import IdentityError, differences, trial_identities
 from .results import COMPLETE, STATUSES, read_record
 
@@ -18,7 +19,7 @@ IDENTITY_COLUMNS = [
 METAPARAMETERS = ["learning_rate", "momentum", "decay_steps", "end_factor"]
 STUDY_COLUMNS = [
     *IDENTITY_COLUMNS, "n_trials", "goal_error", "best_trial", "steps_to_result", *METAPARAMETERS,
-    *(f"n_{s}" for s in STATUSES), "code",
+    *(f"n_{s}" for s in STATUSES), "best_at_edge", "code",
 ]  # fmt: skip
 # trials.csv: what the trial is and how it was trained, what was tried, what came of it.
 TRIAL_COLUMNS = [
@@ -33,6 +34,23 @@ def best_trial(trials: list[dict]) -> dict | None:
     ``trials`` are rows with ``trial``, ``status`` and ``steps_to_result``. None if none reached it."""
     complete = [t for t in trials if t["status"] == COMPLETE]
     return min(complete, key=lambda t: (t["steps_to_result"], t["trial"])) if complete else None
+
+
+def at_search_edge(best: int, trials: list[dict], search: dict) -> str:
+    """The searched metaparameters whose best value (trial ``best``'s) is the lowest or highest
+    any trial of the study tried, e.g. "learning_rate highest"; "" if none. A best value at the
+    edge of the search space says the space may not hold the optimum (choose a wider one)."""
+    edges = []
+    for name, key in SEARCH_RANGE.items():
+        if key not in search or search[key]["low"] == search[key]["high"]:  # not searched: one value
+            continue
+        values = [t["identity"]["metaparameters"][name] for t in trials]
+        best_value = values[best]
+        if best_value == min(values):
+            edges.append(f"{name} lowest")
+        elif best_value == max(values):
+            edges.append(f"{name} highest")
+    return ", ".join(edges)
 
 
 def check_trials(records: dict, study: dict, redo: str) -> None:
@@ -71,6 +89,7 @@ def reduce_study(records: dict, study: dict, redo: str = "rerun snakemake") -> d
                 "best_trial": best["trial"] if best else None,
                 "steps_to_result": best["steps_to_result"] if best else None,
                 "metaparameters": trials[best["trial"]]["identity"]["metaparameters"] if best else None,
+                "best_at_edge": at_search_edge(best["trial"], trials, study["search"]) if best else None,
                 **{f"n_{s}": sum(r["status"] == s for r in rows) for s in STATUSES},
             }
         )

@@ -23,6 +23,10 @@ PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
 STUDY = "{workload}/sparsity{sparsity}/batch{batch}"
 DATA_FILE = f"{RESULTS}/data/{{dataset}}.npz"
 MASK_FILE = f"{RESULTS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.pt"
+# A data split's or mask's stamp (its identity and content digest): what the rules using it take
+# as input, so that only a change of its content reruns them (results.write_stamp).
+DATA_STAMP = DATA_FILE.replace(".npz", ".json")
+MASK_STAMP = MASK_FILE.replace(".pt", ".json")
 TRIAL_FILE = f"{RESULTS}/trials/{STUDY}/trial{{trial}}.json"
 STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
 NOISE_FILE = f"{RESULTS}/noise/{{dataset}}/{{model}}/sparsity{{sparsity}}.json"
@@ -96,10 +100,10 @@ def job_trials(wildcards):
 
 
 def training_inputs(wildcards):
-    """The data split and each trial's mask (both part of the trial's identity)."""
+    """The stamps of the data split and of each trial's mask (both part of the trial's identity)."""
     spec = config["workloads"][wildcards.workload]
     masks = [
-        MASK_FILE.format(
+        MASK_STAMP.format(
             dataset=spec["dataset"],
             model=spec["model"],
             sparsity=wildcards.sparsity,
@@ -108,7 +112,7 @@ def training_inputs(wildcards):
         for k in job_trials(wildcards)
     ]
     return {
-        "data": DATA_FILE.format(dataset=spec["dataset"]),
+        "data": DATA_STAMP.format(dataset=spec["dataset"]),
         "masks": masks,
     }
 
@@ -181,11 +185,12 @@ def noise_identity(wildcards):
 
 
 def noise_inputs(wildcards):
-    """The training split and the networks (masks + initialisations) of seeds 0..seeds-1."""
+    """The stamps of the training split and of the networks (masks + initialisations) of seeds
+    0..seeds-1."""
     return {
-        "data": DATA_FILE.format(dataset=wildcards.dataset),
+        "data": DATA_STAMP.format(dataset=wildcards.dataset),
         "masks": [
-            MASK_FILE.format(seed=cfg.trial_name(k), **wildcards)
+            MASK_STAMP.format(seed=cfg.trial_name(k), **wildcards)
             for k in range(config["noise_scale"]["seeds"])
         ],
     }

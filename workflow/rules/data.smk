@@ -3,6 +3,7 @@
 rule dataset:
     output:
         DATA_FILE,
+        DATA_STAMP,
     log:
         f"{LOGS}/data/{{dataset}}.log",
     conda:

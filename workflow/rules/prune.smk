@@ -2,9 +2,10 @@
 # batch size: trial k of every study starts from seed k's file.
 rule snip_mask:
     input:
-        DATA_FILE,
+        DATA_STAMP,
     output:
         MASK_FILE,
+        MASK_STAMP,
     log:
         f"{LOGS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.log",
     conda:
