@@ -121,6 +121,7 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
         row = dict(zip(KEYS, key), n_points=len(curve))
         batch, steps = curve["batch_size"].to_numpy(), curve["steps_to_result"].to_numpy(float)
         row["end_of_perfect_scaling"], row["perfect_scaling_end"] = end_of_perfect_scaling(batch, steps, min_saving)
+        row["three_regimes"] = three_regimes(batch, steps)
         if len(curve) >= 3:
             row.update(fit_critical_batch(batch, steps, n_bootstrap))
         rows.append(row)
@@ -134,5 +135,6 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
         "b_crit_hi",
         "end_of_perfect_scaling",
         "perfect_scaling_end",
+        "three_regimes",
     ]
     return pd.DataFrame(rows, columns=columns)
