@@ -7,13 +7,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .engine import StudySettings, TrialOutcome, TrialSpec, max_errors
+from .engine import StudySettings, TrialOutcome, TrialSpec, full_float32, max_errors
 from .models import channels_last, reference_module
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE
 from .search import derived_seed
 
 
 def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") -> tuple[TrialOutcome, torch.nn.Module]:
+    if torch.device(device).type == "cuda":
+        full_float32()  # as the engine
     model = reference_module(settings.model, spec.params).to(device)
     masks = {k: m[0].to(device) for k, m in spec.masks.items() if not bool(m.all())}
     params = dict(model.named_parameters())
