@@ -1,6 +1,6 @@
 """The plain way: one trial at a time, nn.Module + torch.optim.SGD, the whole validation set
-checked every eval_every steps (the reference code's structure), until the tightest goal. The engine's yardstick for
-both speed (benchmarks/) and correctness (tests)."""
+checked every eval_every steps (the reference code's structure), until the tightest goal. The
+engine's yardstick for both speed (benchmarks/) and correctness (tests)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from .search import derived_seed
 
 
 def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") -> tuple[TrialOutcome, torch.nn.Module]:
+    if settings.schedule != "constant":
+        raise ValueError("the plain loop has the constant schedule only")
     if torch.device(device).type == "cuda":
         full_float32()  # as the engine
     model = reference_module(settings.model, spec.params).to(device)
@@ -22,8 +24,6 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
     with torch.no_grad():
         for k, m in masks.items():
             params[k].mul_(m)
-    if settings.schedule != "constant":
-        raise ValueError("the plain loop has the constant schedule only")
     opt = torch.optim.SGD(
         model.parameters(),
         lr=spec.metaparameters["learning_rate"],
