@@ -5,11 +5,14 @@ time, nn.Module + torch.optim.SGD, the whole validation set checked every eval_e
 
     python benchmarks/engine_vs_plain.py                  # CPU, 16-trial Momentum study
     python benchmarks/engine_vs_plain.py --device cuda --trials 100
+    python benchmarks/engine_vs_plain.py --device cuda --trials 100 --group-sizes 10,25,50,100 --skip-study
 
-Prints (1) training throughput in trial-steps/s at several batch sizes, (2) the wall time of
-one whole study trained to the goal by each, (3) whether the study results agree: the engine
-in race mode must give the baseline's best trial and steps-to-result, and in census mode
-every trial's status and steps-to-result.
+Prints (1) training throughput in trial-steps/s at several batch sizes (on CUDA also with the
+CUDA graph off), (2) with --group-sizes, the engine's throughput per batch size when that many
+trials train at once (to choose training.group_examples from), (3) the wall time of one whole
+study trained to the goal by each, (4) whether the study results agree: the engine in race
+mode must give the baseline's best trial and steps-to-result, and in census mode every
+trial's status and steps-to-result.
 """
 
 from __future__ import annotations
@@ -59,12 +62,13 @@ def timed(fn, device):
     return result, time.perf_counter() - start
 
 
-def throughput(specs, data, args, batch):
-    """Training only, in trial-steps/s: runs of n and 2n steps each end with one validation
-    check, so (t(2n) - t(n)) / n is the time of n training steps alone."""
+def throughput(train, trials, args, batch, **extra):
+    """Training alone, in trial-steps/s, of ``train(settings)`` over ``trials`` trials: runs of n
+    and 2n steps each end with one validation check (and, on CUDA, start with one graph capture),
+    so (t(2n) - t(n)) / n is the time of n training steps."""
     steps = max(2, args.examples // batch)
 
-    def seconds(fn, budget):
+    def seconds(budget):
         settings = StudySettings(
             "simple_cnn",
             args.optimizer,
@@ -74,19 +78,12 @@ def throughput(specs, data, args, batch):
             budget_steps=budget,
             eval_every=budget,
             mode="census",
+            **extra,
         )
-        return timed(lambda: fn(settings), args.device)[1]
+        return timed(lambda: train(settings), args.device)[1]
 
-    def plain(settings):
-        return train_plain(specs[0], data, settings, args.device)
-
-    def engine(settings):
-        return train_study(specs, data, settings, args.device)
-
-    seconds(plain, 1), seconds(engine, 1)  # warm-up
-    plain_s = seconds(plain, 2 * steps) - seconds(plain, steps)
-    engine_s = seconds(engine, 2 * steps) - seconds(engine, steps)
-    return steps / plain_s, len(specs) * steps / engine_s
+    seconds(1)  # warm-up
+    return trials * steps / (seconds(2 * steps) - seconds(steps))
 
 
 def main():
@@ -100,14 +97,19 @@ def main():
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--throughput-batches", default="16,128,1024")
     parser.add_argument("--examples", type=int, default=4096, help="training examples per trial per throughput run")
+    parser.add_argument(
+        "--group-sizes", help="e.g. 10,25,50,100: the engine's throughput with that many trials at once"
+    )
     parser.add_argument("--study-batch", type=int, default=64)
     parser.add_argument("--goal", type=float, default=0.05)
     parser.add_argument("--budget", type=int, default=480)
     parser.add_argument("--eval-every", type=int, default=16)
     parser.add_argument("--eval-chunk", type=int, help="validation examples per forward (default: the config's)")
     parser.add_argument("--skip-census", action="store_true", help="do not check every trial in census mode")
+    parser.add_argument("--skip-study", action="store_true", help="throughput only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    cuda = torch.device(args.device).type == "cuda"
     config = load([REPO / "config.yaml", args.config], REPO / "workflow/schemas/config.schema.yaml")
     eval_chunk = args.eval_chunk or config["training"]["eval_chunk"]
     npz = REPO / "results/benchmark/data/mnist.npz"
@@ -115,14 +117,36 @@ def main():
         prepare_data(data_identity("mnist"), {"data": config["data"], "output": str(npz)})
     data = load_tensors(npz, args.device)
     specs = make_specs(args.trials, config, args.optimizer)
-    name = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else f"CPU, {args.threads} threads"
+    name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} threads"
     print(f"device: {name}; torch {torch.__version__}; {args.trials} trials, {args.optimizer}, dense Simple-CNN, MNIST")
+    if cuda:
+        print("float32 without TF32 (engine.full_float32), cuDNN heuristics (benchmark mode off)")
+
+    def plain_trial(settings):
+        return train_plain(specs[0], data, settings, args.device)
+
+    def engine(group):
+        return lambda settings: train_study(group, data, settings, args.device)
 
     print("\n(1) training throughput, trial-steps/s (no evaluation)")
-    print(f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}")
+    print(f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}" + (f" {'no graph':>10}" if cuda else ""))
     for batch in map(int, args.throughput_batches.split(",")):
-        plain, engine = throughput(specs, data, args, batch)
-        print(f"{batch:>6} {plain:>10.1f} {engine:>10.1f} {engine / plain:>6.2f}x", flush=True)
+        plain_rate = throughput(plain_trial, 1, args, batch)
+        engine_rate = throughput(engine(specs), len(specs), args, batch)
+        line = f"{batch:>6} {plain_rate:>10.1f} {engine_rate:>10.1f} {engine_rate / plain_rate:>6.2f}x"
+        if cuda:
+            line += f" {throughput(engine(specs), len(specs), args, batch, cuda_graph=False):>10.1f}"
+        print(line, flush=True)
+
+    if args.group_sizes:
+        sizes = [int(g) for g in args.group_sizes.split(",")]
+        print("\n(2) engine throughput, trial-steps/s, by trials trained at once (columns)")
+        print(f"{'batch':>6}" + "".join(f" {g:>9}" for g in sizes))
+        for batch in map(int, args.throughput_batches.split(",")):
+            rates = [throughput(engine(specs[:g]), min(g, len(specs)), args, batch) for g in sizes]
+            print(f"{batch:>6}" + "".join(f" {r:>9.1f}" for r in rates), flush=True)
+    if args.skip_study:
+        return
 
     settings = StudySettings(
         "simple_cnn",
@@ -136,7 +160,7 @@ def main():
         eval_chunk=eval_chunk,
     )
     print(
-        f"\n(2) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
+        f"\n(3) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
         f"validation every {args.eval_every} steps in chunks of {eval_chunk}"
     )
     plain, plain_s = timed(lambda: [train_plain(s, data, settings, args.device)[0] for s in specs], args.device)
@@ -153,7 +177,7 @@ def main():
         done = [(o.steps_to_result[0], o.trial) for o in outcomes if o.status[0] == "complete"]
         return min(done) if done else None
 
-    print("\n(3) results")
+    print("\n(4) results")
     print(f"best (steps-to-result, trial): plain {best(plain)}, engine race {best(race)}: ", end="")
     print("IDENTICAL" if best(plain) == best(race) else "DIFFERENT")
     if not args.skip_census:

@@ -1,27 +1,29 @@
 """The plain way: one trial at a time, nn.Module + torch.optim.SGD, the whole validation set
-checked every eval_every steps (the reference code's structure), until the tightest goal. The engine's yardstick for
-both speed (benchmarks/) and correctness (tests)."""
+checked every eval_every steps (the reference code's structure), until the tightest goal. The
+engine's yardstick for both speed (benchmarks/) and correctness (tests)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .engine import StudySettings, TrialOutcome, TrialSpec, max_errors
+from .engine import StudySettings, TrialOutcome, TrialSpec, full_float32, max_errors
 from .models import channels_last, reference_module
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE
 from .search import derived_seed
 
 
 def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") -> tuple[TrialOutcome, torch.nn.Module]:
+    if settings.schedule != "constant":
+        raise ValueError("the plain loop has the constant schedule only")
+    if torch.device(device).type == "cuda":
+        full_float32()  # as the engine
     model = reference_module(settings.model, spec.params).to(device)
     masks = {k: m[0].to(device) for k, m in spec.masks.items() if not bool(m.all())}
     params = dict(model.named_parameters())
     with torch.no_grad():
         for k, m in masks.items():
             params[k].mul_(m)
-    if settings.schedule != "constant":
-        raise ValueError("the plain loop has the constant schedule only")
     opt = torch.optim.SGD(
         model.parameters(),
         lr=spec.metaparameters["learning_rate"],

@@ -1,10 +1,10 @@
 """Checkpoints of a training job, so that a killed job resumes where it stopped.
 
 A checkpoint is the whole state of engine.train_study's loop at the top of a step: the group
-being trained (its engine.GroupState, field by field: parameters, optimizer buffers, each
-trial's data-order generator, current permutations, position in the epoch, loss sums,
-divergences), the outcomes so far and the race bound. Resuming from it replays the same arithmetic, so on a CPU the result is
-bit-identical to an uninterrupted run.
+being trained (its engine.GroupState, field by field: parameters, masks, metaparameters,
+optimizer buffers, each trial's data-order generator, current permutations, position in the
+epoch, loss sums, divergences), the outcomes so far and the race bound. Resuming from it
+replays the same arithmetic, so on a CPU the result is bit-identical to an uninterrupted run.
 
 The file is written atomically and carries a key (a digest of everything that defines the
 run: trials, metaparameters, initialisations, masks, settings, data); a checkpoint with any

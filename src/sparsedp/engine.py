@@ -6,7 +6,8 @@ carry a leading trial axis and one forward/backward pass serves every active tri
 models.forward). Finished trials are dropped from the tensors as they finish.
 
 A group of trials is a GroupState; ``train_step`` advances it by one step and ``evaluate``
-decides, every eval_every steps, which of its trials are finished.
+decides, every eval_every steps, which of its trials are finished. Between evaluations the
+host never waits for the device: on CUDA the step can be one captured graph (``cuda_graph``).
 
 One run gives steps-to-result at several goal errors (``goal_errors``): a trial trains until
 it reaches the tightest goal, and records the first evaluation step at which it reached each.
@@ -53,6 +54,7 @@ class StudySettings:
     early_exit: bool = True
     max_group: int | None = None  # trials trained at once; None = all of them
     loop_trials: bool | None = None  # one forward per trial (None: on CPU, where grouped convs are slow)
+    cuda_graph: bool = True  # on CUDA, replay the training step as a captured graph (ignored on a CPU)
 
 
 @dataclass
@@ -109,12 +111,13 @@ OPTIMIZERS = {
 
 
 def _linear_decay(mp, step):
-    """Polynomial decay of power 1 from lr to lr * end_factor over decay_steps steps, then constant."""
-    frac = (1 - step / mp["decay_steps"]).clamp(min=0)
+    """Polynomial decay of power 1 from lr to lr * end_factor over decay_steps steps, then constant.
+    (step times the reciprocal: what int / tensor computed when step was a Python int.)"""
+    frac = (1 - step * mp["decay_steps"].reciprocal()).clamp(min=0)
     return mp["learning_rate"] * (mp["end_factor"] + (1 - mp["end_factor"]) * frac)
 
 
-# schedule -> (the metaparameters it reads besides learning_rate, learning rates [T] at a step)
+# schedule -> (the metaparameters it reads besides learning_rate, learning rates [T] at a step tensor)
 SCHEDULES = {
     "constant": ((), lambda mp, step: mp["learning_rate"]),
     "linear_decay": (("decay_steps", "end_factor"), _linear_decay),
@@ -143,14 +146,14 @@ def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: boo
     trials = next(iter(params.values())).shape[0]
     bound = torch.as_tensor(bound, device=val_x.device).expand(trials)
     errors = torch.zeros(trials, dtype=torch.long, device=val_x.device)
-    seen = torch.zeros(trials, dtype=torch.long)
+    seen = torch.zeros(trials, dtype=torch.long, device=val_x.device)
     live = torch.arange(trials, device=val_x.device)
     sub = params
     with torch.no_grad():
         for start in range(0, len(val_x), chunk):
             logits = forward(model, sub, val_x[start : start + chunk], loop)
             errors[live] += (logits.argmax(-1) != val_y[start : start + chunk]).sum(1)
-            seen[live.cpu()] += len(logits[0])
+            seen[live] += len(logits[0])
             if early_exit:
                 under = errors[live] <= bound[live]
                 if not bool(under.all()):
@@ -158,7 +161,7 @@ def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: boo
                     if len(live) == 0:
                         break
                     sub = {k: v[live] for k, v in params.items()}
-    return errors.cpu(), seen
+    return errors.cpu(), seen.cpu()
 
 
 @dataclass
@@ -234,13 +237,15 @@ def new_group(specs, settings: StudySettings, device, n_train: int) -> GroupStat
     )
 
 
-def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Tensor, loop: bool) -> None:
-    """One step of every trial of ``state`` on its examples ``batch`` ([T, B] indices)."""
+def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Tensor, step: torch.Tensor, loop: bool):
+    """One step of every trial of ``state`` on its examples ``batch`` ([T, B] indices); ``step``
+    (a 0-dim long tensor) is state.step. Tensors only, updated in place, no host sync: a CUDA
+    graph can capture it."""
     logits = forward(settings.model, state.params, data["train_x"][batch], loop)
     losses = F.cross_entropy(logits.flatten(0, 1), data["train_y"][batch].flatten(), reduction="none")
     losses = losses.view(len(state.trials), -1).mean(1)
     grads = torch.autograd.grad(losses.sum(), list(state.params.values()))
-    lr = SCHEDULES[settings.schedule][1](state.metaparameters, state.step)
+    lr = SCHEDULES[settings.schedule][1](state.metaparameters, step)
     update = OPTIMIZERS[settings.optimizer].update
     with torch.no_grad():
         for (k, p), g in zip(state.params.items(), grads):
@@ -248,10 +253,46 @@ def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Te
                 g = torch.where(state.masks[k], g, torch.zeros((), device=g.device))
             update(p, g, state.optimizer_state[k], state.metaparameters, lr)
         bad = ~torch.isfinite(losses)
-        state.diverged_at = torch.where((state.diverged_at < 0) & bad, state.step, state.diverged_at)
+        state.diverged_at.copy_(torch.where((state.diverged_at < 0) & bad, step, state.diverged_at))
         state.loss_sum += torch.where(bad, 0.0, losses)
-    state.step += 1
-    state.since_eval += 1
+
+
+def _step_runner(state: GroupState, settings: StudySettings, data, loop: bool, graph: bool):
+    """train_step as a function of (batch, step as an int): run as it is, or by replaying a CUDA
+    graph captured over static inputs. The graph updates the state's tensors themselves, so it
+    must be captured anew whenever they are replaced (trials dropped)."""
+    device = state.loss_sum.device
+    step_input = torch.zeros((), dtype=torch.long, device=device)
+    if not graph:
+
+        def run(batch, step: int):
+            train_step(state, settings, data, batch, step_input.fill_(step), loop)
+
+        return run
+    batch_input = torch.zeros((len(state.trials), settings.batch_size), dtype=torch.long, device=device)
+    # Warm up on a side stream before capture (torch.cuda.graphs' rule), then undo the warm-up's updates.
+    updated = [*state.params.values(), *(b for s in state.optimizer_state.values() for b in s.values())]
+    updated += [state.loss_sum, state.diverged_at]
+    before = [t.detach().clone() for t in updated]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            train_step(state, settings, data, batch_input, step_input, loop)
+    torch.cuda.current_stream().wait_stream(side)
+    with torch.no_grad():
+        for t, value in zip(updated, before):
+            t.copy_(value)
+    captured = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(captured, stream=side):  # the warm-up's stream: its library handles are set up
+        train_step(state, settings, data, batch_input, step_input, loop)
+
+    def replay(batch, step: int):
+        batch_input.copy_(batch)
+        step_input.fill_(step)
+        captured.replay()
+
+    return replay
 
 
 def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes: dict, loop: bool) -> list[int]:
@@ -321,6 +362,28 @@ def _finish(out: TrialOutcome, status: str) -> None:
     out.status = [COMPLETE if steps is not None else status for steps in out.steps_to_result]
 
 
+def _epoch_order(generators, n_train: int, device) -> torch.Tensor:
+    """Each trial's order of the training examples for a new epoch, drawn from its CPU generator
+    (the same order on every device); on CUDA copied from pinned memory without waiting."""
+    order = torch.stack([torch.randperm(n_train, generator=g) for g in generators])
+    if torch.device(device).type == "cuda":
+        return order.pin_memory().to(device, non_blocking=True)
+    return order.to(device)
+
+
+def full_float32() -> None:
+    """No TF32 on CUDA: matrix products and cuDNN convolutions in full float32 (cuDNN's default
+    allows TF32). A trial's trajectory then differs between devices only by summation order, as
+    between CPUs, not by TF32's 10-bit mantissa, which can move a trial across a goal's
+    boundary and so change steps-to-result. The price: slower convolutions on Ampere and later."""
+    if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9, which refuses a mix with the older flags
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def train_study(
     specs, data, settings: StudySettings, device="cpu", stop_at: int | None = None, final_params=None, checkpoint=None
 ):
@@ -341,7 +404,10 @@ def train_study(
         raise ValueError("no goal errors")
     if batch > n_train:
         raise ValueError(f"batch size {batch} exceeds the {n_train} training examples")
-    loop = settings.loop_trials if settings.loop_trials is not None else torch.device(device).type == "cpu"
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        full_float32()
+    loop = settings.loop_trials if settings.loop_trials is not None else not cuda
     outcomes = {}
     group_size = settings.max_group or len(specs)
     saved = checkpoint.load() if checkpoint is not None else None
@@ -357,14 +423,19 @@ def train_study(
             saved = None
         else:
             state = new_group(group, settings, device, n_train)
+        run = None
         while state.trials:
             if checkpoint is not None and checkpoint.due(state.step):
                 checkpoint.save(state, start, stop_at, outcomes, final_params)
             if state.position + batch > n_train:  # new epoch: a fresh permutation per trial, remainder dropped
-                state.order = torch.stack([torch.randperm(n_train, generator=g) for g in state.generators]).to(device)
+                state.order = _epoch_order(state.generators, n_train, device)
                 state.position = 0
-            train_step(state, settings, data, state.order[:, state.position : state.position + batch], loop)
+            if run is None:
+                run = _step_runner(state, settings, data, loop, graph=cuda and settings.cuda_graph)
+            run(state.order[:, state.position : state.position + batch], state.step)
             state.position += batch
+            state.step += 1
+            state.since_eval += 1
             if state.step % settings.eval_every and state.step < settings.budget_steps:
                 continue
             rows = evaluate(state, settings, data, stop_at, outcomes, loop)
@@ -374,6 +445,7 @@ def train_study(
                         if i not in rows:
                             final_params[trial] = {k: v[i : i + 1].detach().cpu() for k, v in state.params.items()}
                 state.keep(rows)
+                run = None  # a captured graph holds the tensors just replaced
         if settings.mode == "race" and state.best is not None:
             stop_at = state.best if stop_at is None else min(stop_at, state.best)
     return [outcomes[s.trial] for s in specs]

@@ -1,0 +1,207 @@
+"""The engine on a GPU: the same results as on a CPU, the step without host syncs, the CUDA graph.
+
+Skipped without CUDA. SPARSEDP_TEST_DEVICE=cpu runs the same tests on the CPU (the graph and
+sync checks then only run their code), so that this file is exercised where no GPU is.
+"""
+
+import dataclasses
+import os
+
+import pytest
+import torch
+from test_engine import SETTINGS, make_specs
+
+from sparsedp import engine
+from sparsedp.engine import train_study
+from sparsedp.results import COMPLETE, INFEASIBLE, PRUNED
+
+DEVICE = os.environ.get("SPARSEDP_TEST_DEVICE", "cuda")
+CUDA = DEVICE == "cuda"
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(
+        CUDA and not torch.cuda.is_available(), reason="no CUDA device (SPARSEDP_TEST_DEVICE=cpu runs these on the CPU)"
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def deterministic_cudnn():
+    """cuDNN's deterministic kernels, so that two runs of a trial on the GPU repeat its arithmetic."""
+    before = torch.backends.cudnn.deterministic
+    torch.backends.cudnn.deterministic = True
+    yield
+    torch.backends.cudnn.deterministic = before
+
+
+def _as(data, dtype, device):
+    return {k: (v.to(dtype) if v.is_floating_point() else v).to(device) for k, v in data.items()}
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """2048 training and 600 validation examples (every tenth, so all difficulties), on the CPU."""
+    return {k: v[:2048] if k.startswith("train") else v[::10] for k, v in mnist.items()}
+
+
+def _in(specs, dtype):
+    return [dataclasses.replace(s, params={k: v.to(dtype) for k, v in s.params.items()}) for s in specs]
+
+
+def assert_trained_alike(got, want, specs, rel):
+    """Every trial's parameters moved alike from their initialisation: per tensor,
+    max |Δgot - Δwant| <= rel * max |Δwant| (Δ = final - initial) over the finite entries, and
+    the others (a diverged trial's) in the same places."""
+    for spec in specs:
+        for name, init in spec.params.items():
+            moved_got = got[spec.trial][name].double() - init.double()
+            moved_want = want[spec.trial][name].double() - init.double()
+            finite = moved_want.isfinite()
+            assert torch.equal(moved_got.isfinite(), finite), (spec.trial, name)
+            if finite.any():
+                diff, scale = (moved_got - moved_want)[finite].abs().max(), moved_want[finite].abs().max()
+                assert diff <= rel * scale, (spec.trial, name, float(diff), float(scale))
+
+
+def assert_masked_weights_zero(final, specs):
+    for spec in specs:
+        for name, mask in spec.masks.items():
+            assert (final[spec.trial][name][~mask] == 0).all(), (spec.trial, name)
+
+
+# Three trials with their own learning rate, momentum and SNIP mask (80% sparse), 200 steps,
+# evaluated every 50 against an unreachable goal, counted in full: every trial trains to the end.
+REFERENCE = dataclasses.replace(
+    SETTINGS, goal_errors=(0.0,), budget_steps=200, eval_every=50, early_exit=False, loop_trials=True
+)
+CASES = {
+    "momentum": ("constant", [(0.01, 0.5), (0.001, 0.95), (0.005, 0.8)], {}),
+    "nesterov": ("linear_decay", [(0.02, 0.9), (0.005, 0.95), (0.01, 0.8)], {"decay_steps": 150, "end_factor": 0.01}),
+}
+
+
+@pytest.fixture(scope="module")
+def reference(mnist, small):
+    """Per case: the specs, and the engine's float64 run on the CPU, trial by trial."""
+    runs = {}
+    for optimizer, (schedule, mps, extra) in CASES.items():
+        specs = make_specs(mnist, mps, sparsity=0.8, **extra)
+        settings = dataclasses.replace(REFERENCE, optimizer=optimizer, schedule=schedule)
+        final = {}
+        outcomes = train_study(
+            _in(specs, torch.float64), _as(small, torch.float64, "cpu"), settings, final_params=final
+        )
+        runs[optimizer] = specs, settings, outcomes, final
+    return runs
+
+
+# In float64 the device differs from the reference only in summation order, far below the
+# tolerance; in float32, after 200 steps, trajectories differ by float32 rounding, amplified.
+@pytest.mark.parametrize(
+    "optimizer,dtype,rel,count",
+    [("momentum", torch.float64, 1e-6, 0), ("nesterov", torch.float64, 1e-6, 0), ("nesterov", torch.float32, 0.05, 6)],
+)
+def test_engine_on_the_device_equals_a_float64_cpu_reference(small, reference, optimizer, dtype, rel, count):
+    specs, settings, want, want_final = reference[optimizer]
+    final = {}
+    got = train_study(
+        _in(specs, dtype),
+        _as(small, dtype, DEVICE),
+        dataclasses.replace(settings, loop_trials=None),
+        DEVICE,
+        final_params=final,
+    )
+    assert_trained_alike(final, want_final, specs, rel)
+    assert_masked_weights_zero(final, specs)
+    for g, w in zip(got, want):
+        assert g.status == w.status and g.steps_trained == w.steps_trained == 200
+        assert max(abs(a - b) for a, b in zip(g.curve["val_errors"], w.curve["val_errors"])) <= count
+
+
+def test_grouped_trials_equal_trials_run_one_by_one(mnist, small):
+    specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.99), (0.2, 0.0)], sparsity=0.7)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.01,), budget_steps=30, eval_every=10)
+    data = _as(small, torch.float32, DEVICE)
+    grouped, looped = {}, {}
+    a = train_study(specs, data, dataclasses.replace(settings, loop_trials=False), DEVICE, final_params=grouped)
+    b = train_study(specs, data, dataclasses.replace(settings, loop_trials=True), DEVICE, final_params=looped)
+    assert_trained_alike(grouped, looped, specs, 1e-3)
+    assert [o.status for o in a] == [o.status for o in b]
+
+
+@pytest.fixture(scope="module")
+def study(mnist, small):
+    """Five trials, one diverging, two goals: a small study that finishes within its budget."""
+    specs = make_specs(mnist, [(0.02, 0.9), (3e-3, 0.9), (1e30, 0.9), (0.05, 0.5), (0.1, 0.0)], sparsity=0.8)
+    settings = dataclasses.replace(SETTINGS, goal_errors=(0.2, 0.12), budget_steps=160, eval_every=16)
+    return specs, _as(small, torch.float32, DEVICE), settings
+
+
+def test_race_gives_every_goal_the_study_result_of_the_census(study):
+    """Trial by trial (on a GPU a grouped convolution's kernel, so its rounding, can depend on how
+    many trials share it, and race and census drop trials at different steps)."""
+    specs, data, settings = study
+    settings = dataclasses.replace(settings, loop_trials=True)
+    census = train_study(specs, data, settings, DEVICE)
+    for max_group in (None, 2):
+        race = train_study(specs, data, dataclasses.replace(settings, mode="race", max_group=max_group), DEVICE)
+        for j in range(len(settings.goal_errors)):
+            best = [min((o.steps_to_result[j], o.trial) for o in r if o.status[j] == COMPLETE) for r in (race, census)]
+            assert best[0] == best[1]
+        assert PRUNED in {s for o in race for s in o.status}
+    assert {s for o in census for s in o.status} >= {COMPLETE, INFEASIBLE}
+
+
+def test_masked_weights_stay_exactly_zero_even_beside_a_diverging_trial(study):
+    specs, data, settings = study
+    final = {}
+    outcomes = train_study(
+        specs, data, dataclasses.replace(settings, goal_errors=(0.0,), budget_steps=64), DEVICE, final_params=final
+    )
+    assert outcomes[2].status == [INFEASIBLE]
+    assert_masked_weights_zero(final, specs)
+
+
+def test_cuda_graph_on_equals_off(study, monkeypatch):
+    specs, data, settings = study
+    replays = []
+    if CUDA:  # count the replays of captured graphs
+        replay = torch.cuda.CUDAGraph.replay
+        monkeypatch.setattr(torch.cuda.CUDAGraph, "replay", lambda self: replays.append(1) or replay(self))
+    results = {}
+    for graph in (True, False):
+        final = {}
+        outcomes = train_study(specs, data, dataclasses.replace(settings, cuda_graph=graph), DEVICE, final_params=final)
+        results[graph] = outcomes, final
+        if CUDA:
+            assert (len(replays) > 0) == graph
+            replays.clear()
+    (on, on_final), (off, off_final) = results[True], results[False]
+    assert [(o.status, o.steps_to_result, o.steps_trained) for o in on] == [
+        (o.status, o.steps_to_result, o.steps_trained) for o in off
+    ]
+    assert_trained_alike(on_final, off_final, specs, 1e-4)
+
+
+@pytest.mark.parametrize("graph", [True, False])
+def test_training_steps_never_wait_for_the_device(study, graph):
+    """Steps and new epochs' orders (20 steps, epochs of 8), with CUDA's sync debug mode set to
+    raise on any host sync."""
+    specs, data, settings = study
+    data = {k: v[:256] if k.startswith("train") else v for k, v in data.items()}
+    state = engine.new_group(specs, settings, DEVICE, 256)
+    run = engine._step_runner(state, settings, data, False, graph=CUDA and graph)  # captures before the check
+    if CUDA:
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in range(20):
+            if state.position + settings.batch_size > 256:
+                state.order = engine._epoch_order(state.generators, 256, DEVICE)
+                state.position = 0
+            run(state.order[:, state.position : state.position + settings.batch_size], step)
+            state.position += settings.batch_size
+    finally:
+        if CUDA:
+            torch.cuda.set_sync_debug_mode("default")
+    assert int(state.diverged_at[2]) >= 0 and (state.diverged_at[[0, 1, 3, 4]] < 0).all()
