@@ -1,0 +1,25 @@
+"""The GPU shot (benchmarks/gpu_shot.sh) end to end on the CPU in its smoke mode, so that the
+few minutes a GPU is lent are never lost to a typo or a missing file: every step runs (CUDA
+tests collected, engine benchmark, workflow to a deadline, tables of the finished studies)."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO
+
+
+def test_the_gpu_shot_runs_end_to_end_in_smoke_mode(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(REPO / "benchmarks/gpu_shot.sh"), "--smoke"], env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    bench = (tmp_path / "engine_vs_plain.txt").read_text()
+    assert "IDENTICAL" in bench and "DIFFERENT" not in bench, bench
+    studies = pd.read_csv(tmp_path / "steps_to_result.csv")
+    assert len(studies) >= 1 and studies["train_seconds"].notna().all(), log[-3000:]
+    assert (tmp_path / "fig1_mnist.png").stat().st_size > 10000
+    assert "shot done in" in (tmp_path / "shot.log").read_text()
