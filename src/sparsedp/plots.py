@@ -203,6 +203,11 @@ def figure1(table: pd.DataFrame, critical: pd.DataFrame | None = None, experimen
         curves = {s: _reached(sub[sub["sparsity"] == s]) for s in sparsities}
         fits = {s: _critical_row(critical, wl, s) for s in sparsities}
         for ax, s in zip(row, sparsities):
+            if not (sub["sparsity"] == s).any():  # this workload was not trained at this sparsity
+                ax.text(0.5, 0.5, "not in this experiment", ha="center", va="center", transform=ax.transAxes)
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.set_title(f"{opt}, {percent(s)} sparse")
+                continue
             outside = _steps_panel(ax, {s: curves[s]}, fits, palette, fitted=True)
             ax.set_title("\n".join([f"{opt}, {percent(s)} sparse", *outside.values()]))
         _steps_panel(row[-2], curves, fits, palette)
