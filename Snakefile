@@ -39,6 +39,7 @@ localrules:
     figure,
     noise_scale_table,
     noise_scale_figure,
+    critical_batch_figure,
 
 
 rule all:

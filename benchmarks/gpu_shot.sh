@@ -65,11 +65,11 @@ if [ $SMOKE = 1 ]; then
   cat >"$DEST/smoke.yaml" <<'YAML'
 experiment: gpu_shot_smoke
 device: cpu
-search: {n_trials: 10}
-training: {pack_size: 10, checkpoint_every: 0}
+search: {n_trials: 2}
+training: {pack_size: 1, checkpoint_every: 0}
 noise_scale: {batch_big: 64, draws: 2, seeds: 1}
 workloads:
-  mnist_momentum: {goal_errors: [0.5], budget_steps: 48, batch_sizes: [32, 64, 128]}
+  mnist_momentum: {goal_errors: [0.5], budget_steps: 48, sparsities: [0.0], batch_sizes: [64, 128, 256]}
 YAML
   CONFIGS+=("$DEST/smoke.yaml")
 fi

@@ -164,3 +164,16 @@ def test_a_curve_the_model_fits_exactly_draws_its_critical_batch_size():
     fig = figure1(table, critical=fits)
     assert diamonds(fig.axes[0]) == [(pytest.approx(85.333, rel=1e-4), 96.0)]
     plt.close(fig)
+
+
+def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path):
+    """A layer pruned whole (allowed) gives |G|² = 0: no finite B_simple, no B_crit fit."""
+    from sparsedp.plots import noise_scale_figure
+
+    noise = pd.DataFrame([dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
+                               sparsity=0.999, b_simple=float("nan"), b_simple_se=float("nan"), networks=1, draws=8,
+                               batch_small=16, batch_big=128)])  # fmt: skip
+    critical = pd.DataFrame(columns=["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"])
+    fig = noise_scale_figure(noise, critical, "test")
+    title = fig.axes[0].get_title()
+    assert "no finite B_simple" in title and "no B_crit fit" in title

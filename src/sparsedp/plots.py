@@ -82,8 +82,10 @@ def _positive(values) -> np.ndarray:
 def _log2_limits(values, pad: float = 0.1) -> tuple[float, float]:
     """Exponents of a log2 axis over ``values``, padded by ``pad`` of their range (at least 0.3)
     so that markers at the ends stay inside, holding at least two whole powers of two (the
-    labelled ticks)."""
+    labelled ticks). No positive finite value (nothing to show): 2^0 to 2^1."""
     exponents = np.log2(_positive(values))
+    if not len(exponents):
+        return 0.0, 1.0
     pad = max(pad * (exponents.max() - exponents.min()), 0.3)
     lo, hi = exponents.min() - pad, exponents.max() + pad
     if np.floor(hi) < np.ceil(lo) + 1:
@@ -435,6 +437,8 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
         shown = [simple["b_simple"], simple["b_simple"] + se, simple["b_simple"] - se]
         fit = sub.dropna(subset=["b_crit"])
         title = f"{network(sub['model'].iloc[0], sub['dataset'].iloc[0])}, {optimizer(sub['optimizer'].iloc[0])}"
+        if simple.empty:
+            title += "\nno finite B_simple (|G|² = 0: a layer pruned whole?)"
         if fit.empty:
             title += "\nno B_crit fit (< 3 reached batch sizes)"
         else:
