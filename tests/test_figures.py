@@ -177,3 +177,21 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
     fig = noise_scale_figure(noise, critical, "test")
     title = fig.axes[0].get_title()
     assert "no finite B_simple" in title and "no B_crit fit" in title
+
+
+def test_a_critical_batch_figure_without_any_curve_renders_and_says_so():
+    from sparsedp.plots import critical_batch_goal_figure
+
+    columns = [
+        "workload",
+        "dataset",
+        "model",
+        "optimizer",
+        "sparsity",
+        "goal_error",
+        "b_crit",
+        "b_crit_lo",
+        "b_crit_hi",
+    ]
+    fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), "test")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no curve reached a goal"]

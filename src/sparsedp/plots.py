@@ -482,6 +482,16 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
     _style()
     fits = critical.dropna(subset=["b_crit"])
     workloads = ordered_workloads(critical)
+    title = "Critical batch size against goal error"
+    subtitle = " · ".join(
+        ([f"experiment {experiment}"] if experiment else []) + ["B_crit of steps(B) = S_min (1 + B_crit / B)"]
+    )
+    if not workloads:  # no curve reached a goal at any batch size
+        fig, axes = _figure(1, 1, panel=(3.0, 2.6))
+        axes.flat[0].text(0.5, 0.5, "no curve reached a goal", ha="center", va="center")
+        axes.flat[0].axis("off")
+        _title(fig, title, subtitle)
+        return fig
     ncols = min(len(workloads), 4)
     nrows = -(-len(workloads) // ncols)
     fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
@@ -515,13 +525,7 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
         if s in set(critical["sparsity"])
     ]  # fmt: skip
     _legend(fig, handles + [plt.Line2D([], [], color="grey", lw=1.5, label="68% interval of B_crit")])
-    _title(
-        fig,
-        "Critical batch size against goal error",
-        " · ".join(
-            ([f"experiment {experiment}"] if experiment else []) + ["B_crit of steps(B) = S_min (1 + B_crit / B)"]
-        ),
-    )
+    _title(fig, title, subtitle)
     return fig
 
 
