@@ -17,7 +17,7 @@ SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 DEST=${OUT:-$REPO/results/gpu_shot_output}
 PY=${PYTHON:-python3}
-SHOT=${SHOT_SECONDS:-$([ $SMOKE = 1 ] && echo 150 || echo 480)}
+SHOT=${SHOT_SECONDS:-$([ $SMOKE = 1 ] && echo 300 || echo 480)}
 START=$(date +%s)
 mkdir -p "$DEST"
 exec > >(tee "$DEST/shot.log") 2>&1

@@ -18,7 +18,7 @@ from sparsedp.analysis import critical_batch_table  # noqa: E402
 from sparsedp.config import sparsity_label  # noqa: E402
 from sparsedp.plots import render  # noqa: E402
 from sparsedp.reduce import study_table  # noqa: E402
-from sparsedp.results import read_record  # noqa: E402
+from sparsedp.results import atomic_path, read_record  # noqa: E402
 
 TRAINED = re.compile(r"trained (\d+) trials in ([0-9.]+) s on (\S+)")
 
@@ -42,9 +42,10 @@ def main(results: str, out: str) -> None:
     seconds = {(s["identity"]["sparsity"], s["identity"]["batch_size"]): job_seconds(results, s["identity"])
                for s in studies}  # fmt: skip
     table["train_seconds"] = [seconds[(s, b)] for s, b in zip(table["sparsity"], table["batch_size"])]
-    table.to_csv(out / "steps_to_result.csv", index=False)
     critical = critical_batch_table(table, 0.4, 1000)
-    critical.to_csv(out / "critical_batch.csv", index=False)
+    for name, frame in (("steps_to_result", table), ("critical_batch", critical)):
+        with atomic_path(out / f"{name}.csv") as tmp:
+            frame.to_csv(tmp, index=False)
     goal = table["goal_error"].min()
     at_goal = table[table["goal_error"] == goal]
     render("fig1_mnist", at_goal, out / "fig1_mnist.pdf", out / "fig1_mnist.png",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.markers import MarkerStyle
 
-from sparsedp.analysis import steps_model
+from sparsedp.analysis import KEYS, steps_model
 from sparsedp.plots import STATUS_STYLE, figure1, figure2, figure4, render
 
 STATUSES = ["complete", "incomplete", "infeasible", "complete", "incomplete", "complete", "infeasible", "complete"]
@@ -182,16 +182,6 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
 def test_a_critical_batch_figure_without_any_curve_renders_and_says_so():
     from sparsedp.plots import critical_batch_goal_figure
 
-    columns = [
-        "workload",
-        "dataset",
-        "model",
-        "optimizer",
-        "sparsity",
-        "goal_error",
-        "b_crit",
-        "b_crit_lo",
-        "b_crit_hi",
-    ]
+    columns = [*KEYS, "b_crit", "b_crit_lo", "b_crit_hi"]  # the critical-batch table's curve keys and fit
     fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), "test")
     assert [t.get_text() for t in fig.axes[0].texts] == ["no curve reached a goal"]
