@@ -35,6 +35,7 @@ from sparsedp.engine import StudySettings, TrialSpec, train_study  # noqa: E402
 from sparsedp.identity import data_identity  # noqa: E402
 from sparsedp.jobs import prepare_data  # noqa: E402
 from sparsedp.models import init_parameters  # noqa: E402
+from sparsedp.reduce import best_trial  # noqa: E402
 from sparsedp.search import metaparameters  # noqa: E402
 
 
@@ -182,8 +183,9 @@ def main():
     )
 
     def best(outcomes):
-        done = [(o.steps_to_result[0], o.trial) for o in outcomes if o.status[0] == "complete"]
-        return min(done) if done else None
+        rows = [{"trial": o.trial, "status": o.status[0], "steps_to_result": o.steps_to_result[0]} for o in outcomes]
+        chosen = best_trial(rows)  # the pipeline's own rule
+        return (chosen["steps_to_result"], chosen["trial"]) if chosen else None
 
     print("\n(4) results")
     if n_plain == len(specs):

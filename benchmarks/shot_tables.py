@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from sparsedp.analysis import critical_batch_table  # noqa: E402
-from sparsedp.config import sparsity_label  # noqa: E402
+from sparsedp.config import Study  # noqa: E402
 from sparsedp.plots import render  # noqa: E402
 from sparsedp.reduce import study_table  # noqa: E402
 from sparsedp.results import atomic_path, read_record  # noqa: E402
@@ -25,8 +25,8 @@ TRAINED = re.compile(r"trained (\d+) trials in ([0-9.]+) s on (\S+)")
 
 def job_seconds(results: Path, identity: dict) -> float | None:
     """Training seconds of a study's jobs, summed over its job logs (None if none says)."""
-    folder = results / "logs/train" / identity["workload"] / f"sparsity{sparsity_label(identity['sparsity'])}"
-    logs = (folder / f"batch{identity['batch_size']}").glob("*.log")
+    study = Study(identity["workload"], identity["sparsity"], identity["batch_size"], identity["pruning"]["method"])
+    logs = (results / "logs/train" / study.path).glob("*.log")
     found = [float(m.group(2)) for p in logs for m in TRAINED.finditer(p.read_text())]
     return sum(found) if found else None
 
@@ -34,14 +34,15 @@ def job_seconds(results: Path, identity: dict) -> float | None:
 def main(results: str, out: str) -> None:
     results, out = Path(results), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    studies = [read_record(p, "study") for p in sorted(results.glob("studies/*/*/*.json"))]
+    studies = [read_record(p, "study") for p in sorted(results.glob("studies/*/*/*/*.json"))]
     if not studies:
         print(f"no finished study under {results}")
         return
     table = study_table(studies)
-    seconds = {(s["identity"]["sparsity"], s["identity"]["batch_size"]): job_seconds(results, s["identity"])
-               for s in studies}  # fmt: skip
-    table["train_seconds"] = [seconds[(s, b)] for s, b in zip(table["sparsity"], table["batch_size"])]
+    key = ["pruning", "sparsity", "batch_size"]
+    seconds = {(s["identity"]["pruning"]["method"], s["identity"]["sparsity"], s["identity"]["batch_size"]):
+               job_seconds(results, s["identity"]) for s in studies}  # fmt: skip
+    table["train_seconds"] = [seconds[tuple(row)] for row in table[key].itertuples(index=False)]
     critical = critical_batch_table(table, 0.4, 1000)
     for name, frame in (("steps_to_result", table), ("critical_batch", critical)):
         with atomic_path(out / f"{name}.csv") as tmp:

@@ -54,9 +54,9 @@ def test_table_has_a_row_per_curve_and_goal_and_skips_unreached_points():
     for goal, scale in ((0.02, 1.0), (0.05, 0.5)):
         for sparsity, b_crit in ((0.0, 256.0), (0.9, 1024.0)):
             for b, s in zip(BATCH, steps_model(BATCH, 100.0 * scale, b_crit * scale)):
-                rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", sparsity=sparsity, goal_error=goal,
+                rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", pruning="snip", sparsity=sparsity, goal_error=goal,
                                  batch_size=int(b), steps_to_result=round(s)))  # fmt: skip
-    rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", sparsity=0.9, goal_error=0.02, batch_size=2**14,
+    rows.append(dict(workload="w", dataset="mnist", model="simple_cnn", optimizer="momentum", pruning="snip", sparsity=0.9, goal_error=0.02, batch_size=2**14,
                      steps_to_result=None))  # fmt: skip
     table = critical_batch_table(pd.DataFrame(rows), min_saving=0.4, n_bootstrap=50)
     assert list(zip(table["sparsity"], table["goal_error"])) == [(0.0, 0.02), (0.0, 0.05), (0.9, 0.02), (0.9, 0.05)]

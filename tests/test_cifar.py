@@ -74,7 +74,7 @@ def test_resnet8_parameter_count_and_output_shape():
 
 
 def test_linear_decay_schedule_values():
-    decay, constant = SCHEDULES["linear_decay"][1], SCHEDULES["constant"][1]
+    decay, constant = SCHEDULES["linear_decay"], SCHEDULES["constant"]
     mp = {k: torch.tensor([v]) for k, v in dict(learning_rate=0.1, decay_steps=1000.0, end_factor=0.01).items()}
     for step, expected in [(0, 0.1), (500, 0.1 * (0.01 + 0.99 * 0.5)), (1000, 0.001), (5000, 0.001)]:
         assert float(decay(mp, step)[0]) == pytest.approx(expected, rel=1e-6)

@@ -65,7 +65,13 @@ def _set(config, dotted, value):
 
 
 BAD = [
-    ("workloads.mnist_sgd.optimizer", "adam", "allowed: sgd, momentum, nesterov"),
+    ("workloads.mnist_sgd.optimizer", "lamb", "allowed: sgd, momentum, nesterov"),
+    ("workloads.mnist_sgd.pruning", ["snip", "obd"], "allowed: snip, random, magnitude, grasp, synflow"),
+    ("workloads.mnist_sgd.pruning", [], "should be non-empty"),
+    ("search.one_minus_momentum", {"low": 0.1, "high": 1.0}, "must be < 1"),
+    ("figures.pruning_methods", {"workloads": ["mnist_sgd"]}, "needs .sparsity."),
+    ("figures.pruning_methods", {"workloads": ["mnist_sgd"], "sparsity": 0.8}, "not a sparsity of"),
+    ("figures.fig1_mnist.pruning", "grasp", "grasp is not among the pruning methods of"),
     ("workloads.mnist_sgd.sparsities", [0.0, 1.0], "greater than or equal to the maximum of 1"),
     ("workloads.mnist_sgd.sparsities", [-0.1], "less than the minimum of 0"),
     ("workloads.mnist_sgd.sparsities", [], "should be non-empty"),
@@ -79,7 +85,7 @@ BAD = [
     ("workloads.mnist_sgd.sparsities", [0.9, 0.9000001], r"0.9000001 has more than 5 decimals"),
     ("workloads.mnist_sgd.sparsities", [0.9999999], r"has more than 5 decimals"),
     ("search.n_trials", 10.0, "10.0 is not of type 'integer'"),
-    ("snip.batch_size", 100.0, "100.0 is not of type 'integer'"),
+    ("masks.batch_size", 100.0, "100.0 is not of type 'integer'"),
     ("workloads.mnist_sgd.budget_steps", 1000.0, "1000.0 is not of type 'integer'"),
     ("experiment", "My Run", "does not match"),
     ("figures.fig1_mnist.workloads", ["mnist_sgd", "gone"], "unknown workload 'gone'"),
@@ -101,7 +107,7 @@ BAD = [
     ("search.n_trials", 0, "less than the minimum of 1"),
     ("search.learning_rate", {"low": 1.0, "high": 1e-4}, "low 1.0 > high 0.0001"),
     ("search.one_minus_momentum", {"low": 0.1, "high": 1.5}, "must be < 1"),
-    ("snip.params", "everything", "allowed: weights, weights_and_biases"),
+    ("masks.scope", "everything", "allowed: weights, weights_and_biases"),
     ("device", "tpu", "allowed: auto, cpu, cuda"),
     ("data.sources", ["ftp"], "allowed: local, torchvision, npm"),
     ("data.cache", KeyError, "'cache' is a required property"),
@@ -146,11 +152,11 @@ def test_a_workload_removed_by_a_preset_cannot_stay_in_a_figure(config):
 def test_schema_defaults_fill_what_a_config_leaves_out(config):
     for key in ("threads", "checkpoint_every", "eval_chunk", "pack_size", "group_examples", "early_exit"):
         del config["training"][key]
-    del config["device"], config["data"]["sources"], config["snip"]["allow_layer_collapse"]
+    del config["device"], config["data"]["sources"], config["masks"]["allow_layer_collapse"]
     validate(config, SCHEMA)
     assert config["training"]["threads"] == 1 and config["device"] == "auto"
     assert config["data"]["sources"] == ["local", "torchvision", "npm"]
-    assert config["snip"]["allow_layer_collapse"] is False
+    assert config["masks"]["allow_layer_collapse"] is False
 
 
 def test_a_yaml_error_names_file_and_line(tmp_path):

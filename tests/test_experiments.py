@@ -14,7 +14,7 @@ import torch
 
 from conftest import REPO, copy_run, results, snakemake, tiny_config
 
-TRAINING = {"train_pack", "train_trial", "snip_mask", "dataset", "noise_scale"}  # the jobs that compute results
+TRAINING = {"train_pack", "train_trial", "prune_mask", "dataset", "noise_scale"}  # the jobs that compute results
 
 
 def dry_run(workdir, config, *args) -> tuple[dict[str, int], str]:
@@ -89,7 +89,7 @@ def test_more_trials_train_only_the_new_trials_and_masks(tiny_run):
     config = copy.deepcopy(config)
     config["search"]["n_trials"] = 20
     counts, out = dry_run(workdir, config)
-    assert counts["snip_mask"] == 10 * 2  # seeds 10-19 of both sparsities
+    assert counts["prune_mask"] == 10 * 2  # seeds 10-19 of both sparsities
     assert counts["train_pack"] == 4 and "train_trial" not in counts  # one new pack per study
     trained = planned_outputs(out, "train_pack")
     assert len(trained) == 40 and all(re.search(r"trial01\d\.json$", f) for f in trained)
@@ -100,7 +100,7 @@ def test_adding_or_dropping_a_batch_size_touches_only_those_studies(tiny_run):
     config = copy.deepcopy(config)
     config["workloads"]["mnist_momentum"]["batch_sizes"] = [32, 64, 128]
     counts, out = dry_run(workdir, config)
-    assert counts["train_pack"] == 2 and "snip_mask" not in counts  # batch 128 at both sparsities
+    assert counts["train_pack"] == 2 and "prune_mask" not in counts  # batch 128 at both sparsities
     assert all("/batch128/" in f for f in planned_outputs(out, "train_pack"))
     config["workloads"]["mnist_momentum"]["batch_sizes"] = [32]
     counts, _ = dry_run(workdir, config)
@@ -132,7 +132,7 @@ def test_without_metadata_a_trial_of_another_goal_is_refused_naming_it(tiny_run,
     config = copy.deepcopy(tiny_run[1])
     shutil.rmtree(workdir / ".snakemake")
     config["workloads"]["mnist_momentum"]["goal_errors"] = [0.4]
-    study = results(workdir, config) / "trials/mnist_momentum/sparsity90/batch64"
+    study = results(workdir, config) / "trials/mnist_momentum/snip/sparsity90/batch64"
     (study / "trial007.json").unlink()
     proc = snakemake(workdir, config, "--cores", "2", check=False)
     assert proc.returncode != 0
@@ -178,7 +178,7 @@ def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_r
     # A change of the evaluation code retrains every study, and only trains: masks stay.
     engine.write_text(engine.read_text().replace("def max_errors(", "EDITED = True\n\n\ndef max_errors(", 1))
     counts = dry_run_with(repo_copy, workdir, config)
-    assert counts["train_pack"] == 4 and not {"snip_mask", "dataset", "noise_scale"} & set(counts)
+    assert counts["train_pack"] == 4 and not {"prune_mask", "dataset", "noise_scale"} & set(counts)
 
 
 def _refused(proc, *needles):
@@ -192,11 +192,11 @@ def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run
     workdir = copy_run(tiny_run[0], tmp_path / "run")
     config = tiny_run[1]
     out = results(workdir, config)
-    mask = out / "masks/mnist/simple_cnn/sparsity90/seed007.pt"
+    mask = out / "masks/snip/mnist/simple_cnn/sparsity90/seed007.pt"
     before = torch.load(mask, weights_only=True)
     mask.write_bytes(mask.read_bytes()[:1000])
     assert dry_run(workdir, config)[0] == {}  # a damaged mask alone triggers nothing
-    lost = out / "trials/mnist_momentum/sparsity90/batch64/trial007.json"
+    lost = out / "trials/mnist_momentum/snip/sparsity90/batch64/trial007.json"
     lost.unlink()  # a trial lost: retraining it needs the mask
     trials = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("trials/**/*.json")}
     proc = snakemake(workdir, config, "--cores", "2", check=False)
@@ -220,7 +220,7 @@ def test_a_truncated_data_split_is_named(tiny_run, tmp_path):
     config = tiny_run[1]
     npz = results(workdir, config) / "data/mnist.npz"
     npz.write_bytes(npz.read_bytes()[:1000])
-    (results(workdir, config) / "trials/mnist_momentum/sparsity0/batch32/trial004.json").unlink()
+    (results(workdir, config) / "trials/mnist_momentum/none/sparsity0/batch32/trial004.json").unlink()
     _refused(snakemake(workdir, config, "--cores", "2", check=False),
              f"{npz.relative_to(workdir)}: cannot read this prepared data split", "Rebuild it alone")  # fmt: skip
 
@@ -239,12 +239,12 @@ def test_a_mask_holding_a_pickled_payload_is_refused_unrun(tiny_run, tmp_path):
     workdir = copy_run(tiny_run[0], tmp_path / "run")
     config = tiny_run[1]
     out = results(workdir, config)
-    mask = out / "masks/mnist/simple_cnn/sparsity0/seed002.pt"
+    mask = out / "masks/none/mnist/simple_cnn/sparsity0/seed002.pt"
     saved = torch.load(mask, weights_only=True)
     marker = tmp_path / "pwned"
     saved["identity"] = {**saved["identity"], "payload": Payload(marker)}
     torch.save(saved, mask, pickle_protocol=pickle.HIGHEST_PROTOCOL)
-    (out / "trials/mnist_momentum/sparsity0/batch64/trial002.json").unlink()
+    (out / "trials/mnist_momentum/none/sparsity0/batch64/trial002.json").unlink()
     _refused(snakemake(workdir, config, "--cores", "2", check=False),
              f"{mask.relative_to(workdir)}: refused: it holds Python objects other than tensors")  # fmt: skip
     assert not marker.exists()
@@ -270,11 +270,11 @@ def collapse_config() -> dict:
 
 def test_a_mask_pruning_a_whole_layer_is_an_error_unless_allowed_and_then_flagged(tmp_path):
     config = collapse_config()
-    mask = "results/tiny/masks/mnist/simple_cnn/sparsity99.9/seed000.pt"
+    mask = "results/tiny/masks/snip/mnist/simple_cnn/sparsity99.9/seed000.pt"
     _refused(snakemake(tmp_path, config, "--cores", "2", check=False),
              f"{mask}: at sparsity 0.999 snip prunes every weight of 3.weight", "allow_layer_collapse: true")  # fmt: skip
     assert not (tmp_path / mask).exists()
-    config["snip"]["allow_layer_collapse"] = True
+    config["masks"]["allow_layer_collapse"] = True
     snakemake(tmp_path, config, "--cores", "2")
     trial = (tmp_path / "results/tiny/trials/mnist_momentum/sparsity99.9/batch64/trial000.json").read_text()
     assert '"collapsed_layers": [\n  "3.weight"\n ]' in trial

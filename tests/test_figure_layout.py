@@ -13,7 +13,18 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from sparsedp.analysis import critical_batch_table, steps_model
-from sparsedp.plots import FONT_PT, MAX_WIDTH, STUDY, figure1, figure2, figure4, figure_trials, noise_scale_figure
+from sparsedp.plots import (
+    FONT_PT,
+    MAX_WIDTH,
+    STUDY,
+    figure1,
+    figure2,
+    figure4,
+    figure_pruning,
+    figure_trials,
+    noise_scale_figure,
+)
+from sparsedp.registry import PRUNING
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov")
 SPARSITIES = (0.0, 0.5, 0.7, 0.9)
@@ -35,7 +46,7 @@ def studies(n_optimizers, n_sparsities, n_batches, seed=0):
         for i, batch in enumerate(2 ** np.arange(4, 4 + n_batches)):
             steps = steps_model(batch, 2000.0 * (1 + 2 * sparsity), b_crit) * np.exp(rng.normal(0, 0.1))
             reached = i < n_batches - 1 or n_batches == 3
-            rows.append(workload(optimizer) | dict(sparsity=sparsity, batch_size=int(batch), goal_error=0.02,
+            rows.append(workload(optimizer) | dict(pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, batch_size=int(batch), goal_error=0.02,
                         n_trials=100, steps_to_result=round(steps) if reached else np.nan))  # fmt: skip
     table = pd.DataFrame(rows)
     return table, critical_batch_table(table, min_saving=0.4, n_bootstrap=20)
@@ -50,7 +61,7 @@ def trials(n_optimizers, n_sparsities, batches, n_trials=100, seed=0, metaparame
             status = STATUSES[rng.integers(3)]
             steps = int(rng.integers(1, 400)) * 16
             rows.append(workload(optimizer) | dict(
-                sparsity=sparsity, batch_size=batch, trial=k, goal_error=0.02, mode="census", status=status,
+                pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, batch_size=batch, trial=k, goal_error=0.02, mode="census", status=status,
                 learning_rate=10 ** rng.uniform(-4, 1), momentum=1 - 10 ** rng.uniform(-3, 0),
                 decay_steps=int(rng.integers(30000, 60000)), end_factor=10 ** rng.uniform(-4, -1),
                 steps_to_result=steps if status == "complete" else np.nan,
@@ -65,7 +76,15 @@ def noise(n_workloads, n_sparsities, seed=0):
     rng = np.random.default_rng(seed)
     names = [workload(o) for o in OPTIMIZERS] + [workload("nesterov", "cifar10")]
     rows = [
-        w | dict(sparsity=s, b_simple=2 ** rng.uniform(3, 8), b_simple_se=2 ** rng.uniform(0, 4), networks=4, draws=50)
+        w
+        | dict(
+            pruning="none" if s == 0 else "snip",
+            sparsity=s,
+            b_simple=2 ** rng.uniform(3, 8),
+            b_simple_se=2 ** rng.uniform(0, 4),
+            networks=4,
+            draws=50,
+        )
         for w in names[:n_workloads]
         for s in SPARSITIES[:n_sparsities]
     ]
@@ -200,3 +219,21 @@ def test_the_checks_find_what_the_old_figure_1_did_wrong():
     assert any("longer than its axes" in p for p in problems)
     assert any("legend covers" in p for p in problems)
     assert any("cut by the frame" in p for p in problems)
+
+
+def methods(n_optimizers, n_methods, n_batches, seed=0):
+    """The dense curves and one 90% sparse curve per pruning method, each method's a little slower."""
+    table, _ = studies(n_optimizers, 2, n_batches, seed)
+    dense, sparse = table[table["sparsity"] == 0], table[table["sparsity"] > 0]
+    curves = [dense] + [
+        sparse.assign(pruning=m, steps_to_result=sparse["steps_to_result"] * (1 + 0.3 * i))
+        for i, m in enumerate(list(PRUNING)[:n_methods])
+    ]
+    table = pd.concat(curves, ignore_index=True)
+    return table, critical_batch_table(table, min_saving=0.4, n_bootstrap=20)
+
+
+@pytest.mark.parametrize("scale", [(1, 5, 3), (1, 2, 5), (3, 5, 10), (2, 1, 13)], ids=lambda s: "x".join(map(str, s)))
+def test_pruning_methods_figure_lays_out_at_every_scale(scale):
+    table, critical = methods(*scale)
+    assert layout_problems(figure_pruning(table, critical=critical, experiment="pruning_quick")) == []

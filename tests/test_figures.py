@@ -20,7 +20,7 @@ def trials_table(studies=((0.0, 16), (0.9, 16), (0.0, 256), (0.9, 256))):
             complete = status == "complete"
             rows.append(
                 dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
-                     sparsity=sparsity, batch_size=batch, trial=k,
+                     pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, batch_size=batch, trial=k,
                      learning_rate=10.0 ** (-3 + k / 4), momentum=1 - 10.0 ** (-1 - k / 8), status=status,
                      steps_to_result=(400 - 10 * k + batch) if complete else np.nan,
                      steps_trained=(400 - 10 * k + batch) if complete else 1500, goal_error=0.05)
@@ -86,9 +86,9 @@ def studies_and_fits():
         for sparsity, b_crit in ((0.0, 128.0), (0.9, 512.0)):
             steps = steps_model(BATCH, 100.0, b_crit)
             rows += [dict(workload=f"mnist_{optimizer}", dataset="mnist", model="simple_cnn", optimizer=optimizer,
-                          sparsity=sparsity, batch_size=b, n_trials=100,
+                          pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, batch_size=b, n_trials=100,
                           steps_to_result=round(s), goal_error=0.02) for b, s in zip(BATCH, steps)]  # fmt: skip
-            fits.append(dict(workload=f"mnist_{optimizer}", optimizer=optimizer, sparsity=sparsity, n_points=8,
+            fits.append(dict(workload=f"mnist_{optimizer}", optimizer=optimizer, pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, n_points=8,
                              s_min=100.0, b_crit=b_crit, b_crit_lo=b_crit / 1.2, b_crit_hi=b_crit * 1.2,
                              end_of_perfect_scaling=np.nan))  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(fits)
@@ -153,12 +153,12 @@ def test_a_curve_the_model_fits_exactly_draws_its_critical_batch_size():
     # S_min (1 + B_crit / B), so every bootstrap refit gives the same B_crit up to rounding,
     # which may put the interval's ends a hair inside the estimate.
     table = pd.DataFrame(
-        dict(workload="cifar_nesterov", dataset="cifar10", model="resnet8", optimizer="nesterov", sparsity=0.0,
+        dict(workload="cifar_nesterov", dataset="cifar10", model="resnet8", optimizer="nesterov", pruning="none", sparsity=0.0,
              batch_size=[64, 128, 256], n_trials=10,
              steps_to_result=[112.0, 80.0, 64.0], goal_error=0.7)
     )  # fmt: skip
     fits = pd.DataFrame(
-        [dict(workload="cifar_nesterov", optimizer="nesterov", sparsity=0.0, s_min=48.0, b_crit=85.33333333335929,
+        [dict(workload="cifar_nesterov", optimizer="nesterov", pruning="none", sparsity=0.0, s_min=48.0, b_crit=85.33333333335929,
               b_crit_lo=85.3333333333783, b_crit_hi=85.3333333334065, end_of_perfect_scaling=64.0)]
     )  # fmt: skip
     fig = figure1(table, critical=fits)
@@ -171,7 +171,7 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
     from sparsedp.plots import noise_scale_figure
 
     noise = pd.DataFrame([dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
-                               sparsity=0.999, b_simple=float("nan"), b_simple_se=float("nan"), networks=1, draws=8,
+                               pruning="snip", sparsity=0.999, b_simple=float("nan"), b_simple_se=float("nan"), networks=1, draws=8,
                                batch_small=16, batch_big=128)])  # fmt: skip
     critical = pd.DataFrame(columns=["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"])
     fig = noise_scale_figure(noise, critical, "test")

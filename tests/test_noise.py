@@ -90,10 +90,14 @@ def test_noise_table_joins_each_workload_to_its_network():
     record = dict(seeds=[0], g2=1.0, g2_se=0.1, trace_sigma=10.0, trace_sigma_se=1.0, b_simple_se=1.0,
                   b_simple_per_seed=[10.0], run={"seconds": 1.0, "device": "cpu"})  # fmt: skip
     records = [
-        {**record, "identity": {**identity, "sparsity": s}, "b_simple": b} for s, b in [(0.0, 10.0), (0.9, 20.0)]
+        {**record, "identity": {**identity, "pruning_method": m, "sparsity": s}, "b_simple": b}
+        for m, s, b in [("none", 0.0, 10.0), ("snip", 0.9, 20.0), ("random", 0.9, 30.0)]
     ]
     spec = dict(dataset="mnist", model="simple_cnn", sparsities=[0.0, 0.9])
-    table = noise_table(records, {"a": {**spec, "optimizer": "sgd"}, "b": {**spec, "optimizer": "momentum"}})
-    assert list(table["workload"]) == ["a", "a", "b", "b"]
-    assert list(table["b_simple"]) == [10.0, 20.0, 10.0, 20.0]
+    workloads = {"a": {**spec, "optimizer": "sgd", "pruning": ["snip"]}}
+    workloads["b"] = {**spec, "optimizer": "momentum", "pruning": ["snip", "random"]}
+    table = noise_table(records, workloads)
+    assert list(table["workload"]) == ["a", "a", "b", "b", "b"]
+    assert list(table["pruning"]) == ["none", "snip", "none", "snip", "random"]
+    assert list(table["b_simple"]) == [10.0, 20.0, 10.0, 20.0, 30.0]
     assert "run" not in table and not np.isnan(table["g2"]).any()

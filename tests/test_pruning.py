@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from sparsedp import pruning
 from sparsedp.engine import StudySettings, TrialSpec, train_study
 from sparsedp.models import forward, init_parameters, parameter_shapes, prunable
-from sparsedp.pruning import METHODS, collapsed_layers, hessian_gradient, prune, snip, synflow_scores
+from sparsedp.pruning import collapsed_layers, hessian_gradient, prune, snip, synflow_scores
+from sparsedp.registry import PRUNING
 
 SCOPES = ["weights", "weights_and_biases"]
 
@@ -30,7 +31,7 @@ def _kept(masks, scope):
     return sum(int(masks[k].sum()) for k in names), sum(masks[k].numel() for k in names)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", list(PRUNING))
 @pytest.mark.parametrize("scope", SCOPES)
 def test_exact_sparsity_for_every_method(mnist, method, scope, monkeypatch):
     monkeypatch.setattr(pruning, "SYNFLOW_ROUNDS", 10)  # the count is exact whatever the rounds; 100 take seconds
@@ -45,7 +46,7 @@ def test_exact_sparsity_for_every_method(mnist, method, scope, monkeypatch):
         assert all(bool(masks[k].all()) for k in masks if not prunable(k, scope))
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", list(PRUNING))
 def test_exact_sparsity_on_resnet8(method, monkeypatch):
     monkeypatch.setattr(pruning, "SYNFLOW_ROUNDS", 10)
     params = init_parameters("resnet8", 0)
@@ -58,7 +59,7 @@ def test_exact_sparsity_on_resnet8(method, monkeypatch):
 def test_data_methods_refuse_to_run_without_data():
     params = init_parameters("simple_cnn", 0)
     for method in ["snip", "grasp"]:
-        assert METHODS[method].needs_data
+        assert PRUNING[method].needs_data
         with pytest.raises(ValueError, match="needs images"):
             prune(method, "simple_cnn", params, 0.5, "weights", seed=0)
 
@@ -191,7 +192,7 @@ def test_synflow_conserves_the_score_of_every_layer(model):
 
 def test_synflow_needs_no_data(monkeypatch):
     monkeypatch.setattr(pruning, "SYNFLOW_ROUNDS", 5)
-    assert not METHODS["synflow"].needs_data
+    assert not PRUNING["synflow"].needs_data
     params = init_parameters("simple_cnn", 0)
     masks = prune("synflow", "simple_cnn", params, 0.99, "weights", seed=0)
     noise, labels = torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)

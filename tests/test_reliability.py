@@ -166,8 +166,8 @@ def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(r
     source, expected = reference
     shutil.copytree(source / "results", tmp_path / "results")
     out = results(tmp_path, faulty_config())
-    trial = out / "trials/mnist_momentum/sparsity90/batch32/trial002.json"
-    checkpoint = out / "checkpoints/mnist_momentum/sparsity90/batch32/002-002.pt"
+    trial = out / "trials/mnist_momentum/snip/sparsity90/batch32/trial002.json"
+    checkpoint = out / "checkpoints/mnist_momentum/snip/sparsity90/batch32/002-002.pt"
     trial.unlink()
     rng, resumed_at = random.Random(11), []
     for _ in range(10):
@@ -194,7 +194,7 @@ def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(r
     snakemake(tmp_path, faulty_config(), *RUN)
     assert result_files(tmp_path) == expected
     assert len(resumed_at) >= 5 and resumed_at == sorted(resumed_at)  # never a step back
-    log = (out / "logs/train/mnist_momentum/sparsity90/batch32/pack002.log").read_text()
+    log = (out / "logs/train/mnist_momentum/snip/sparsity90/batch32/pack002.log").read_text()
     assert f"resuming from checkpoint {checkpoint.relative_to(tmp_path)} at step {resumed_at[-1]}" in log
     assert_no_leftovers(tmp_path)
 

@@ -29,7 +29,7 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["train_pack"] == (mnist + cifar) * 100 // 10
     assert "train_trial" not in counts
     # One mask per (network, sparsity, seed), shared by optimizers and batch sizes.
-    assert counts["snip_mask"] == 4 * 100 + 2 * 100
+    assert counts["prune_mask"] == 4 * 100 + 2 * 100
     assert counts["reduce_study"] == mnist + cifar
     assert counts["dataset"] == 2
     # The noise scale once per (network, sparsity): the three MNIST optimizers share it.
@@ -70,7 +70,7 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     # The tiny goal (50% error) is reached by some trial of every study, at an evaluation step.
     assert table["steps_to_result"].notna().all()
     assert (table["steps_to_result"] % config["training"]["eval_every"] == 0).all()
-    trial = json.loads((out / "trials/mnist_momentum/sparsity90/batch32/trial003.json").read_text())
+    trial = json.loads((out / "trials/mnist_momentum/snip/sparsity90/batch32/trial003.json").read_text())
     identity = trial["identity"]
     assert identity["trial"] == 3 and identity["sparsity"] == 0.9 and identity["batch_size"] == 32
     assert identity["goal_errors"] == [0.5] and identity["mask"]["seed"] == 3
@@ -80,14 +80,14 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     assert len(trial["curve"]["step"]) == len(trial["curve"]["val_errors"]) > 0
     best = table.loc[(table["sparsity"] == 0.9) & (table["batch_size"] == 32)].iloc[0]
     best_trial = json.loads(
-        (out / f"trials/mnist_momentum/sparsity90/batch32/trial{int(best['best_trial']):03d}.json").read_text()
+        (out / f"trials/mnist_momentum/snip/sparsity90/batch32/trial{int(best['best_trial']):03d}.json").read_text()
     )
     assert best_trial["goals"][0] == {
         "goal_error": 0.5,
         "status": "complete",
         "steps_to_result": best["steps_to_result"],
     }
-    study = json.loads((out / "studies/mnist_momentum/sparsity90/batch32.json").read_text())
+    study = json.loads((out / "studies/mnist_momentum/snip/sparsity90/batch32.json").read_text())
     assert study["n_trials"] == 10 and study["identity"]["search"] == {
         "learning_rate": config["search"]["learning_rate"],
         "one_minus_momentum": config["search"]["one_minus_momentum"],
@@ -97,7 +97,7 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     assert trials["code"].nunique() == 1 and (table["code"] == trials["code"].iloc[0]).all()
     for ext in ("pdf", "png"):
         assert (out / f"figures/fig1_mnist.{ext}").stat().st_size > 10_000
-    assert "kept" in (out / "logs/masks/mnist/simple_cnn/sparsity90/seed003.log").read_text()
+    assert "kept" in (out / "logs/masks/snip/mnist/simple_cnn/sparsity90/seed003.log").read_text()
     for figure in ("fig1_mnist", "fig4_mnist"):
         assert (out / f"figures/{figure}.png").stat().st_size > 10_000
     claims = pd.read_csv(out / "tables/claims.csv")
@@ -144,7 +144,7 @@ def test_nothing_is_recomputed_when_everything_exists(finished_run):
 
 def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(finished_run, tmp_path):
     workdir, config = copy_run(finished_run[0], tmp_path / "run"), finished_run[1]
-    (results(workdir, config) / "trials/mnist_momentum/sparsity90/batch64/trial007.json").unlink()
+    (results(workdir, config) / "trials/mnist_momentum/snip/sparsity90/batch64/trial007.json").unlink()
     counts = dry_run(workdir, config)
     assert counts == {
         "train_trial": 1,
@@ -170,7 +170,7 @@ def test_noise_scale_table_and_figure(finished_run):
     assert list(table["sparsity"]) == config["workloads"]["mnist_momentum"]["sparsities"]
     assert (table["batch_big"] == config["noise_scale"]["batch_big"]).all()
     assert (table["b_simple"] > 0).all() and (table["b_simple_se"] > 0).all()
-    record = json.loads((out / "noise/mnist/simple_cnn/sparsity90.json").read_text())
+    record = json.loads((out / "noise/snip/mnist/simple_cnn/sparsity90.json").read_text())
     assert record["seeds"] == list(range(config["noise_scale"]["seeds"]))
     assert [m["seed"] for m in record["identity"]["masks"]] == record["seeds"]
     per_network = record["b_simple_per_seed"]

@@ -11,9 +11,10 @@ KEYS = [
     "dataset",
     "model",
     "optimizer",
+    "pruning",
     "sparsity",
     "goal_error",
-]  # a curve: one workload, sparsity and goal
+]  # a curve: one workload, pruning method, sparsity and goal
 PAPER_GOAL = {"mnist": 0.02, "cifar10": 0.4}
 
 
@@ -114,7 +115,7 @@ def three_regimes(batch, steps, perfect: float = 0.4, plateau: float = 0.2) -> b
 
 
 def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: int) -> pd.DataFrame:
-    """One row per (workload, optimizer, sparsity) curve with at least three reached points."""
+    """One row per (workload, pruning method, sparsity, goal) curve with a reached point."""
     rows = []
     reached = studies.dropna(subset=["steps_to_result"])
     for key, curve in reached.groupby(KEYS, sort=True):

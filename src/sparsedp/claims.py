@@ -16,6 +16,8 @@ intervals). The rules (also in each row's note):
 
 Each workload is judged at one goal error (analysis.headline_goals: the paper's where measured,
 else its tightest), and each row names the smallest experiment that could decide its claim.
+The paper prunes with SNIP; every claim is checked for each pruning method of the experiment
+(column ``pruning``), its sparse networks against the same dense ones.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import registry
 from .analysis import ABOVE_RANGE, BELOW_RANGE, NO_DOUBLING, OBSERVED, PAPER_GOAL, at_goals, headline_goals
 from .labels import ordered_workloads, percent, pow2
 
 YES, NO, UNDECIDED = "yes", "no", "undecided"
-COLUMNS = ["claim", "scope", "statement", "paper_value", "our_value", "holds", "note", "smallest_experiment"]
+COLUMNS = [
+    "claim", "scope", "pruning", "statement", "paper_value", "our_value", "holds", "note", "smallest_experiment",
+]  # fmt: skip
 # The least a configuration must train to decide each claim (yes or no, not undecided).
 SMALLEST = {
     "a_sparse_steps_ratio": "one MNIST workload at sparsity 0% and 90%, one batch size at which both studies reach "
@@ -43,7 +48,7 @@ SMALLEST = {
 DENSE, SPARSE = 0.0, 0.9
 PAPER_TRIALS = 100
 RATIO_LOG2, RATIO_TOLERANCE_LOG2 = 1.5, 0.5
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+MOMENTUM_OPTIMIZERS = tuple(name for name, o in registry.OPTIMIZERS.items() if o.heavy_ball)
 
 
 def _row(claim, scope, statement, paper_value, our_value, holds, note) -> dict:
@@ -75,7 +80,7 @@ def _join(*parts) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _reached(studies: pd.DataFrame, workload: str, sparsity: float) -> pd.Series:
+def _steps_by_batch(studies: pd.DataFrame, workload: str, sparsity: float) -> pd.Series:
     """steps-to-result by batch size of one curve, reached studies only."""
     sub = studies[(studies["workload"] == workload) & np.isclose(studies["sparsity"], sparsity)]
     sub = sub.dropna(subset=["steps_to_result"]).sort_values("batch_size")
@@ -114,7 +119,7 @@ def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
             reason = f"no {' and '.join(missing)} sparsity studies in this configuration"
             rows.append(_row(claim, workload, A_STATEMENT, paper, "n/a", UNDECIDED, _join(reason, *protocol)))
             continue
-        dense, sparse = _reached(sub, workload, DENSE), _reached(sub, workload, SPARSE)
+        dense, sparse = _steps_by_batch(sub, workload, DENSE), _steps_by_batch(sub, workload, SPARSE)
         common = sorted(set(dense.index) & set(sparse.index))
         if not common:
             reason = "no batch size at which both the 0% and the 90% study reached the goal"
@@ -142,7 +147,7 @@ def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
 def _fit(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity: float) -> dict:
     """A curve's critical batch size and why it cannot be used (``problem``), if so."""
     sub = critical[(critical["workload"] == workload) & np.isclose(critical["sparsity"], sparsity)]
-    reached = _reached(studies, workload, sparsity)
+    reached = _steps_by_batch(studies, workload, sparsity)
     fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, eops_seen=NO_DOUBLING, problem=None)
     fit["name"] = f"{workload} {percent(sparsity)}"
     if not _has_sparsity(studies, workload, sparsity):
@@ -235,7 +240,9 @@ C_STATEMENT = (
 C_PAPER = "larger for Momentum and Nesterov than SGD, every sparsity (no value given)"
 
 
-def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list[dict]:
+def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame, sparse_only: bool = False) -> list[dict]:
+    """Rows per sparsity (only those above 0 with ``sparse_only``: the dense ones are another
+    method's rows already)."""
     claim, rows = "c_momentum_vs_sgd", []
     mnist = studies[studies["dataset"] == "mnist"]
     for _, group in mnist.groupby(["model", "schedule"], sort=True):
@@ -244,6 +251,8 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
         if not sgd or not fast:
             continue
         for s in sorted(group["sparsity"].unique()):
+            if sparse_only and s == 0:
+                continue
             base = _fit(critical, group, sgd[0], s)
             fits = [_fit(critical, group, wl, s) for wl in fast]
             verdicts = [_larger(f, base) for f in fits]
@@ -256,7 +265,7 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
                          *_protocol_notes(group))  # fmt: skip
             scope = f"{' vs '.join([sgd[0], ', '.join(fast)])}, sparsity {percent(s)}"
             rows.append(_row(claim, scope, C_STATEMENT, C_PAPER, our, holds, note))
-    if not rows:
+    if not rows and not sparse_only:
         optimizers = sorted(mnist["optimizer"].unique())
         reason = (
             "needs an MNIST SGD workload and a Momentum or Nesterov one of the same model and schedule; "
@@ -268,12 +277,18 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame) -> list
 
 def claims_table(studies: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:
     """Every claim against the steps-to-result table and the critical-batch table, each workload
-    at its headline goal error."""
+    at its headline goal error, for each pruning method (its sparse studies and the dense ones)."""
     goals = headline_goals(studies)
     studies, critical = at_goals(studies, goals), at_goals(critical, goals)
-    rows = [
-        *claim_steps_ratio(studies),
-        *claim_sparse_critical_batch(studies, critical),
-        *claim_momentum_vs_sgd(studies, critical),
-    ]
+    methods = [m for m in registry.PRUNING if m in set(studies["pruning"])] or [registry.DENSE]
+    rows = []
+    for i, method in enumerate(methods):
+        sub = studies[studies["pruning"].isin([registry.DENSE, method])]
+        fits = critical[critical["pruning"].isin([registry.DENSE, method])]
+        method_rows = [
+            *claim_steps_ratio(sub),
+            *claim_sparse_critical_batch(sub, fits),
+            *claim_momentum_vs_sgd(sub, fits, sparse_only=i > 0),
+        ]
+        rows += [{**row, "pruning": method} for row in method_rows]
     return pd.DataFrame(rows, columns=COLUMNS)

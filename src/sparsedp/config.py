@@ -10,29 +10,16 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-# Metaparameters searched per (optimizer, schedule); the order is the Sobol dimension order.
-SEARCHED = {
-    ("sgd", "constant"): ("learning_rate",),
-    ("momentum", "constant"): ("learning_rate", "momentum"),
-    ("nesterov", "constant"): ("learning_rate", "momentum"),
-    ("sgd", "linear_decay"): ("learning_rate", "decay_steps", "end_factor"),
-    ("momentum", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
-    ("nesterov", "linear_decay"): ("learning_rate", "momentum", "decay_steps", "end_factor"),
-}
+from . import registry
+from .registry import DENSE
+
 # The search-space key of each metaparameter (momentum is searched as 1 - momentum).
-SEARCH_RANGE = {
-    "learning_rate": "learning_rate",
-    "momentum": "one_minus_momentum",
-    "decay_steps": "decay_steps",
-    "end_factor": "end_factor",
-}
+SEARCH_RANGE = {name: m.range_key for name, m in registry.METAPARAMETERS.items()}
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
 SPARSITY_DECIMALS = 5  # 0.99999 at most: a sparsity's folder label (percent) is then exact
-MODEL_DATASET = {"simple_cnn": "mnist", "simple_cnn_same": "mnist", "resnet8": "cifar10"}
 # Figures of every trial of chosen studies (the others: each study's best trial). Their studies
 # are trained in census mode, whatever their workload's mode: every trial's true status.
-TRIAL_FIGURES = ("fig4_mnist", "fig5_cifar")
-MOMENTUM_FIGURES = ("fig4_mnist",)  # learning rate against 1 - momentum: momentum optimizers only
+TRIAL_FIGURES = tuple(name for name, fig in registry.FIGURES.items() if fig.level == "trials")
 # A preset removes a workload or figure of config.yaml by setting it to null.
 REMOVABLE = ("workloads", "figures")
 
@@ -87,7 +74,7 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     Raises ConfigError listing every problem, each naming its key and what is allowed.
     """
     removed = remove_nulls(config)
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     problems = []
     for err in sorted(Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))):
         allowed = ""
@@ -103,13 +90,44 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     return config
 
 
+def load_schema(schema_path: str | Path) -> dict:
+    """The JSON schema with what exists filled in from the registry: the enums of datasets,
+    models, optimizers, schedules and pruning methods, the search ranges (with their defaults)
+    and the figures."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    workload = schema["properties"]["workloads"]["additionalProperties"]["properties"]
+    for key, entries in (
+        ("dataset", registry.DATASETS),
+        ("model", registry.MODELS),
+        ("optimizer", registry.OPTIMIZERS),
+        ("schedule", registry.SCHEDULES),
+    ):
+        workload[key]["enum"] = list(entries)
+    workload["model"]["description"] = "; ".join(f"{k} = {m.description}" for k, m in registry.MODELS.items())
+    workload["pruning"]["items"]["enum"] = list(registry.PRUNING)
+    schema["$defs"]["figure"]["properties"]["pruning"]["enum"] = list(registry.PRUNING)
+    ranges = {
+        m.range_key: {"$ref": "#/$defs/range_int" if m.scale == "integer" else "#/$defs/range_log"}
+        for m in registry.METAPARAMETERS.values()
+    }
+    schema["$defs"]["ranges"]["properties"] = ranges
+    search = schema["properties"]["search"]["properties"]
+    for m in registry.METAPARAMETERS.values():
+        search[m.range_key] = {**ranges[m.range_key], "default": dict(m.default)}
+    schema["properties"]["figures"]["properties"] = {
+        name: {"$ref": "#/$defs/figure", "description": fig.title} for name, fig in registry.FIGURES.items()
+    }
+    return schema
+
+
 def _range_problems(key: str, ranges: dict) -> list[str]:
     problems = []
     for name, rng in ranges.items():
         if name in SEARCH_RANGE.values() and rng["low"] > rng["high"]:
             problems.append(f"config key '{key}.{name}': low {rng['low']} > high {rng['high']}")
-    if ranges.get("one_minus_momentum", {}).get("high", 0) >= 1:
-        problems.append(f"config key '{key}.one_minus_momentum.high': must be < 1 (momentum > 0)")
+    for name, m in registry.METAPARAMETERS.items():
+        if m.scale == "one_minus_log" and ranges.get(m.range_key, {}).get("high", 0) >= 1:
+            problems.append(f"config key '{key}.{m.range_key}.high': must be < 1 ({name} > 0)")
     return problems
 
 
@@ -140,9 +158,10 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             f"search.n_trials {n_trials} trials (allowed: 1 to {n_trials})"
         )
     for wl, spec in config["workloads"].items():
-        if MODEL_DATASET[spec["model"]] != spec["dataset"]:
+        model_dataset = registry.MODELS[spec["model"]].dataset
+        if model_dataset != spec["dataset"]:
             problems.append(
-                f"config key 'workloads.{wl}.model': {spec['model']} is a {MODEL_DATASET[spec['model']]} model, "
+                f"config key 'workloads.{wl}.model': {spec['model']} is a {model_dataset} model, "
                 f"not for dataset {spec['dataset']}"
             )
         problems += _sparsity_problems(f"workloads.{wl}.sparsities", spec["sparsities"])
@@ -169,6 +188,7 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             problems.append(
                 f"config key 'figures.{fig}.goal_error': {goal} is not among the goal_errors of {', '.join(missing)}"
             )
+        problems += _figure_pruning_problems(config, fig)
     for fig in TRIAL_FIGURES:
         spec = config["figures"].get(fig)
         if spec is None:
@@ -177,20 +197,46 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             problems.append(
                 f"config key 'figures.{fig}': a trial-level figure needs 'studies' ([sparsity, batch size] pairs)"
             )
-        if fig in MOMENTUM_FIGURES:
+        needs = registry.FIGURES[fig].needs
+        if needs:
             for wl in spec["workloads"]:
-                if wl in config["workloads"] and "momentum" not in searched(config["workloads"][wl]):
+                if wl in config["workloads"] and needs not in searched(config["workloads"][wl]):
+                    able = [k for k, o in registry.OPTIMIZERS.items() if needs in o.metaparameters]
                     problems.append(
-                        f"config key 'figures.{fig}.workloads': {wl} searches no momentum "
-                        "(allowed: workloads with optimizer momentum or nesterov)"
+                        f"config key 'figures.{fig}.workloads': {wl} searches no {needs} "
+                        f"(allowed: workloads with optimizer {' or '.join(able)})"
                     )
         known = [wl for wl in spec["workloads"] if wl in config["workloads"]]
         for sparsity, batch in spec.get("studies", []):
-            if not any(Study(wl, sparsity, batch) in studies(config, [wl]) for wl in known):
+            method = figure_pruning(config, fig)
+            if not any(Study(wl, sparsity, batch, method) in studies(config, [wl]) for wl in known):
                 problems.append(
                     f"config key 'figures.{fig}.studies': [{sparsity}, {batch}] is not a study of {spec['workloads']}"
                 )
     return problems
+
+
+def _figure_pruning_problems(config: dict, fig: str) -> list[str]:
+    """A figure of sparsities shows one pruning method its workloads all use; a figure of
+    pruning methods, one sparsity some of its workloads train."""
+    spec = config["figures"][fig]
+    workloads = [config["workloads"][wl] for wl in spec["workloads"]]
+    if registry.FIGURES[fig].by == "pruning":
+        sparsity = spec.get("sparsity")
+        if sparsity is None:
+            return [f"config key 'figures.{fig}': a figure of pruning methods needs 'sparsity' (one above 0)"]
+        if not any(sparsity in w["sparsities"] for w in workloads):
+            return [f"config key 'figures.{fig}.sparsity': {sparsity} is not a sparsity of {spec['workloads']}"]
+        return []
+    method = figure_pruning(config, fig)
+    if method is None:
+        return [f"config key 'figures.{fig}': its workloads share no pruning method; set figures.{fig}.pruning"]
+    missing = [wl for wl, w in zip(spec["workloads"], workloads) if method not in w["pruning"]]
+    if missing:
+        return [
+            f"config key 'figures.{fig}.pruning': {method} is not among the pruning methods of {', '.join(missing)}"
+        ]
+    return []
 
 
 def _sparsity_problems(key: str, sparsities) -> list[str]:
@@ -260,27 +306,49 @@ class Study:
     workload: str
     sparsity: float
     batch_size: int
+    pruning: str = "snip"  # the method of its masks; DENSE at sparsity 0, whatever is given
+
+    def __post_init__(self):
+        if self.sparsity == 0:  # every method gives the dense network: one study, trained once
+            object.__setattr__(self, "pruning", DENSE)
 
     @property
     def path(self) -> str:
         """Relative path shared by a study's trial folder and its reduction file."""
-        return f"{self.workload}/sparsity{sparsity_label(self.sparsity)}/batch{self.batch_size}"
+        return f"{self.workload}/{self.pruning}/sparsity{sparsity_label(self.sparsity)}/batch{self.batch_size}"
 
 
 def studies(config: dict, workloads=None) -> list[Study]:
+    """The grid: per workload, its pruning methods x sparsities x batch sizes (sparsity 0 once)."""
     names = config["workloads"] if workloads is None else workloads
-    return [
-        Study(wl, float(s), int(b))
-        for wl in names
-        for s in config["workloads"][wl]["sparsities"]
-        for b in config["workloads"][wl]["batch_sizes"]
-    ]
+    grid = []
+    for wl in names:
+        spec = config["workloads"][wl]
+        for s in spec["sparsities"]:
+            for method in [DENSE] if s == 0 else spec["pruning"]:
+                grid += [Study(wl, float(s), int(b), method) for b in spec["batch_sizes"]]
+    return grid
+
+
+def figure_pruning(config: dict, figure: str) -> str | None:
+    """The pruning method a figure of sparsities shows: its ``pruning``, else snip where all its
+    workloads use it, else the first method they share (None: they share none)."""
+    spec = config["figures"][figure]
+    if "pruning" in spec:
+        return spec["pruning"]
+    shared = [m for m in registry.PRUNING if all(m in config["workloads"][wl]["pruning"] for wl in spec["workloads"])]
+    return shared[0] if shared else None
 
 
 def figure_studies(config: dict, figure: str) -> list[Study]:
-    """The studies a figure shows: all of its workloads', or the chosen ones of a trial-level figure."""
+    """The studies a figure shows: its workloads' at its pruning method (or, for a figure of
+    pruning methods, at its sparsity), dense included; for a trial-level figure the chosen ones."""
     spec = config["figures"][figure]
     grid = studies(config, spec["workloads"])
+    if registry.FIGURES[figure].by == "pruning":
+        grid = [s for s in grid if s.sparsity in (0.0, float(spec["sparsity"]))]
+    else:
+        grid = [s for s in grid if s.pruning in (DENSE, figure_pruning(config, figure))]
     if "studies" not in spec:
         return grid
     chosen = {(float(s), int(b)) for s, b in spec["studies"]}
@@ -305,7 +373,7 @@ def study_mode(config: dict, study: Study) -> str:
 
 
 def searched(workload: dict) -> tuple[str, ...]:
-    return SEARCHED[(workload["optimizer"], workload["schedule"])]
+    return registry.searched(workload["optimizer"], workload["schedule"])
 
 
 def main(argv=None) -> int:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import registry
 from .models import forward
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 from .search import derived_seed
@@ -43,8 +44,8 @@ class TrialSpec:
 @dataclass
 class StudySettings:
     model: str
-    optimizer: str  # a key of OPTIMIZERS
-    schedule: str  # a key of SCHEDULES
+    optimizer: str  # a key of registry.OPTIMIZERS (its update rule: OPTIMIZERS here)
+    schedule: str  # a key of registry.SCHEDULES (its learning rates: SCHEDULES here)
     batch_size: int
     goal_errors: tuple[float, ...]  # steps-to-result at each of these, from one run
     budget_steps: int
@@ -74,16 +75,15 @@ def _per_trial(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Optimizer:
-    """A per-trial update rule over trial-axis tensors.
+    """A per-trial update rule over trial-axis tensors (its metaparameters: registry.OPTIMIZERS).
 
     ``init(p)`` gives one parameter's state (named buffers); ``update(p, g, state, mp, lr)``
     updates p [T, ...] in place from its gradient g, with mp the trials' metaparameters and lr
     their learning rates at this step ([T] each). Masked entries of g are exactly zero, and an
     update must leave a weight whose gradient and state are zero unchanged: masked weights stay
-    exactly zero.
+    exactly zero. In place and without host sync: a CUDA graph captures it.
     """
 
-    metaparameters: tuple[str, ...]
     init: Callable[[torch.Tensor], dict[str, torch.Tensor]]
     update: Callable[..., None]
 
@@ -104,9 +104,9 @@ def _momentum_buffer(p):
 
 
 OPTIMIZERS = {
-    "sgd": Optimizer(("learning_rate",), lambda p: {}, _sgd),
-    "momentum": Optimizer(("learning_rate", "momentum"), _momentum_buffer, _momentum),
-    "nesterov": Optimizer(("learning_rate", "momentum"), _momentum_buffer, functools.partial(_momentum, nesterov=True)),
+    "sgd": Optimizer(lambda p: {}, _sgd),
+    "momentum": Optimizer(_momentum_buffer, _momentum),
+    "nesterov": Optimizer(_momentum_buffer, functools.partial(_momentum, nesterov=True)),
 }
 
 
@@ -117,15 +117,15 @@ def _linear_decay(mp, step):
     return mp["learning_rate"] * (mp["end_factor"] + (1 - mp["end_factor"]) * frac)
 
 
-# schedule -> (the metaparameters it reads besides learning_rate, learning rates [T] at a step tensor)
+# schedule of registry.SCHEDULES -> the learning rates [T] at a step tensor
 SCHEDULES = {
-    "constant": ((), lambda mp, step: mp["learning_rate"]),
-    "linear_decay": (("decay_steps", "end_factor"), _linear_decay),
+    "constant": lambda mp, step: mp["learning_rate"],
+    "linear_decay": _linear_decay,
 }
 
 
 def required_metaparameters(settings: StudySettings) -> set[str]:
-    return {*OPTIMIZERS[settings.optimizer].metaparameters, *SCHEDULES[settings.schedule][0]}
+    return set(registry.searched(settings.optimizer, settings.schedule))
 
 
 def max_errors(goal_error: float, n_val: int) -> int:
@@ -245,7 +245,7 @@ def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Te
     losses = F.cross_entropy(logits.flatten(0, 1), data["train_y"][batch].flatten(), reduction="none")
     losses = losses.view(len(state.trials), -1).mean(1)
     grads = torch.autograd.grad(losses.sum(), list(state.params.values()))
-    lr = SCHEDULES[settings.schedule][1](state.metaparameters, step)
+    lr = SCHEDULES[settings.schedule](state.metaparameters, step)
     update = OPTIMIZERS[settings.optimizer].update
     with torch.no_grad():
         for (k, p), g in zip(state.params.items(), grads):

@@ -23,6 +23,7 @@ import io
 import tokenize
 from pathlib import Path
 
+from . import registry
 from .config import SEARCH_RANGE, Study, search_ranges, searched, study_mode
 from .search import metaparameters
 
@@ -71,10 +72,16 @@ def data_identity(dataset: str) -> dict:
     return {"dataset": dataset, "code": code_version("data")}
 
 
-def pruning_settings(config: dict) -> dict:
-    """How every mask of the experiment is made (the method and its settings)."""
-    snip = config["snip"]
-    return {"method": "snip", "scope": snip["params"], "examples": snip["examples"], "batch_size": snip["batch_size"]}
+def pruning_settings(config: dict, method: str) -> dict:
+    """How the masks of ``method`` are made: the method and the settings it reads (the data
+    settings only for a method that scores on data; none for the dense network)."""
+    if method == registry.DENSE:
+        return {"method": method}
+    masks = config["masks"]
+    settings = {"method": method, "scope": masks["scope"]}
+    if registry.PRUNING[method].needs_data:
+        settings.update(examples=masks["examples"], batch_size=masks["batch_size"])
+    return settings
 
 
 def mask_identity(dataset: str, model: str, sparsity: float, seed: int, pruning: dict) -> dict:
@@ -109,7 +116,7 @@ def study_identity(config: dict, study: Study) -> dict:
         "mode": study_mode(config, study),
         # Only the ranges this workload searches: trial k's metaparameters come from them.
         "search": {SEARCH_RANGE[name]: ranges[SEARCH_RANGE[name]] for name in searched(spec)},
-        "pruning": pruning_settings(config),
+        "pruning": pruning_settings(config, study.pruning),
         "data": data_identity(spec["dataset"]),
         "code": code_version("trial"),
     }
@@ -131,16 +138,19 @@ def trial_identities(study: dict, trials) -> list[dict]:
     ]
 
 
-def noise_identity(config: dict, dataset: str, model: str, sparsity: float) -> dict:
-    """The noise-scale estimate of one network and sparsity, over the masks of seeds 0..seeds-1."""
+def noise_identity(config: dict, dataset: str, model: str, method: str, sparsity: float) -> dict:
+    """The noise-scale estimate of one network, pruning method and sparsity, over the masks of
+    seeds 0..seeds-1."""
     settings = config["noise_scale"]
     return {
         "dataset": dataset,
         "model": model,
+        "pruning_method": method,
         "sparsity": float(sparsity),
         **{k: settings[k] for k in ("batch_small", "batch_big", "draws", "seeds")},
         "masks": [
-            mask_identity(dataset, model, sparsity, seed, pruning_settings(config)) for seed in range(settings["seeds"])
+            mask_identity(dataset, model, sparsity, seed, pruning_settings(config, method))
+            for seed in range(settings["seeds"])
         ],
         "code": code_version("noise"),
     }

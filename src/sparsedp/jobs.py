@@ -36,7 +36,7 @@ from .results import (
 from .search import derived_seed
 
 log = logging.getLogger("sparsedp")
-ALLOW_COLLAPSE = "snip.allow_layer_collapse: true"
+ALLOW_COLLAPSE = "masks.allow_layer_collapse: true"
 
 
 class LayerCollapse(RuntimeError):
@@ -83,11 +83,12 @@ def make_mask(identity: dict, job: dict) -> None:
     pruning, seed = identity["pruning"], identity["seed"]
     tensors = load_data(job["data"], device, identity["data"])
     params = init_parameters(identity["model"], seed)  # trial k is initialised with seed k
-    if pruning["examples"] == "batch":
+    images = labels = None
+    if pruning.get("examples") == "batch":  # the methods that score on data (the same batch for each)
         gen = torch.Generator().manual_seed(derived_seed(seed, "snip-batch"))
         idx = torch.randperm(len(tensors["train_x"]), generator=gen)[: pruning["batch_size"]].to(device)
         images, labels = tensors["train_x"][idx], tensors["train_y"][idx]
-    else:
+    elif pruning.get("examples") == "train_set":
         images, labels = tensors["train_x"], tensors["train_y"]
     on_device = {k: v.to(device) for k, v in params.items()}
     masks = prune(
@@ -95,10 +96,10 @@ def make_mask(identity: dict, job: dict) -> None:
         identity["model"],
         on_device,
         identity["sparsity"],
-        pruning["scope"],
+        pruning.get("scope", "weights"),
         images=images,
         labels=labels,
-        batch_size=pruning["batch_size"],
+        batch_size=pruning.get("batch_size", 100),
         seed=seed,
     )
     masks = {k: m.cpu() for k, m in masks.items()}

@@ -1,4 +1,5 @@
-"""How results are named in tables and figures: workload order, sparsity and power-of-two labels."""
+"""How results are named in tables and figures: workload order, labels (from the registry), sparsity and
+power-of-two labels."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 
-OPTIMIZER_ORDER = ("sgd", "momentum", "nesterov")  # the paper's order
-OPTIMIZER_LABEL = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov"}
-MODEL_LABEL = {"simple_cnn": "Simple-CNN", "simple_cnn_same": "Simple-CNN (SAME)", "resnet8": "ResNet-8"}
-DATASET_LABEL = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+from . import registry
+
+OPTIMIZER_ORDER = tuple(registry.OPTIMIZERS)  # the paper's order
 
 
 def ordered_workloads(table: pd.DataFrame) -> list[str]:
@@ -35,8 +35,13 @@ def pow2(x) -> str:
 
 def network(model: str, dataset: str) -> str:
     """('simple_cnn', 'mnist') -> 'Simple-CNN on MNIST'."""
-    return f"{MODEL_LABEL.get(model, model)} on {DATASET_LABEL.get(dataset, dataset)}"
+    return f"{registry.MODELS[model].label} on {registry.DATASETS[dataset].label}"
 
 
 def optimizer(name: str) -> str:
-    return OPTIMIZER_LABEL.get(name, name)
+    return registry.OPTIMIZERS[name].label
+
+
+def pruning(method: str) -> str:
+    """'snip' -> 'SNIP'; the dense network's 'none' -> 'dense'."""
+    return registry.pruning_label(method)

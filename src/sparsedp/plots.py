@@ -8,6 +8,8 @@ FONT_PT, so that its text stays readable where the HTML report shows it
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -17,8 +19,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
+from . import registry  # noqa: E402
 from .analysis import steps_model  # noqa: E402
-from .labels import network, optimizer, ordered_workloads, percent, pow2  # noqa: E402
+from .labels import network, optimizer, ordered_workloads, percent, pow2, pruning  # noqa: E402
 
 FONT_PT = 8  # the smallest text in any figure
 # Inches. The report shows a figure in the width left by its menu (about 1050 px in a 1600 px
@@ -29,7 +32,7 @@ MIN_WIDTH = 5.5  # room for the title and the run's note
 # the scroll bar, in a window 1000 px tall.
 PNG_MAX_HEIGHT = 900
 PANEL = (2.4, 2.1)  # one panel, width and height in inches, with its tick labels
-STUDY = ["workload", "sparsity", "batch_size"]
+STUDY = ["workload", "pruning", "sparsity", "batch_size"]
 
 
 def _style():
@@ -56,12 +59,21 @@ def run_note(table: pd.DataFrame, experiment: str | None = None, best_of: bool =
     per_study = table["n_trials"] if "n_trials" in table else table.groupby(STUDY).size()
     trials = "/".join(str(n) for n in sorted(set(per_study.astype(int))))
     parts = [f"experiment {experiment}"] if experiment else []
+    methods = [pruning(m) for m in registry.PRUNING if m in set(table["pruning"])]
+    parts += [f"pruned with {', '.join(methods)}"] if methods else []
     parts += [f"goal validation error {goals}", f"{'best of ' if best_of else ''}{trials} trials per study"]
     return " · ".join(parts)
 
 
 def _title(fig, title: str, note: str):
-    fig.suptitle(f"{title}\n{note}")
+    """The title over the run's note, the note broken at its separators where it would outrun
+    the figure (about 13 characters of 9 pt text per inch)."""
+    width, lines = int(fig.get_figwidth() * 13), [""]
+    for part in note.split(" · "):
+        if lines[-1] and len(lines[-1]) + 3 + len(part) > width:
+            lines.append("")
+        lines[-1] += (" · " if lines[-1] else "") + part
+    fig.suptitle("\n".join([title, *lines]))
 
 
 def _legend(fig, handles):
@@ -116,11 +128,14 @@ def _sparsity_palette(sparsities):
     return {s: colors[i] for i, s in enumerate(sorted(sparsities))}
 
 
-def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float):
-    """The critical-batch fit of one curve, or None when there is none (too few points)."""
+def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float, method: str | None = None):
+    """The critical-batch fit of one curve (of ``method``, else of the one method ``critical``
+    holds at that sparsity), or None when there is none (too few points)."""
     if critical is None or critical.empty:
         return None
     sub = critical[(critical["workload"] == workload) & np.isclose(critical["sparsity"], sparsity)]
+    if method is not None:
+        sub = sub[sub["pruning"] == method]
     if sub.empty or not np.isfinite(sub["b_crit"].iloc[0]) or not np.isfinite(sub["s_min"].iloc[0]):
         return None
     return sub.iloc[0]
@@ -254,11 +269,9 @@ STATUS_STYLE = {  # Figure 4/5 of the paper: complete blue circle, incomplete gr
     "pruned": dict(marker=".", color="silver"),
 }
 BEST_STYLE = dict(marker="*", s=150, color="gold", edgecolor="k", lw=0.6, zorder=3)
-METAPARAMETER_AXES = {  # column -> (axis label, transform, log axis)
-    "learning_rate": ("learning rate", lambda v: v, True),
-    "momentum": ("1 − momentum", lambda v: 1 - v, True),
-    "decay_steps": ("decay steps", lambda v: v, False),
-    "end_factor": ("end learning-rate factor", lambda v: v, True),
+METAPARAMETER_AXES = {  # column -> (axis label, transform, log axis), as each is searched
+    name: (m.label, (lambda v: 1 - v) if m.scale == "one_minus_log" else (lambda v: v), m.scale != "integer")
+    for name, m in registry.METAPARAMETERS.items()
 }
 
 
@@ -384,12 +397,53 @@ def figure_trials(table: pd.DataFrame, experiment: str | None = None):
     return fig
 
 
+def figure_pruning(table: pd.DataFrame, critical: pd.DataFrame | None = None, experiment: str | None = None):
+    """Pruning methods compared at one sparsity: per workload a panel of steps-to-result against
+    batch size, the dense network's curve and each method's; with ``critical``, each curve's B_crit."""
+    _style()
+    workloads = ordered_workloads(table)
+    methods = [m for m in registry.PRUNING if m in set(table["pruning"])]
+    colors = dict(zip(methods, sns.color_palette("colorblind", n_colors=max(len(methods), 3))))
+    colors[registry.DENSE] = (0.2, 0.2, 0.2)
+    sparsity = table["sparsity"].max()
+    fig, axes = _figure(1, len(workloads), panel=(3.2, 2.8))
+    for ax, wl in zip(axes[0], workloads):
+        sub = table[table["workload"] == wl]
+        shown = [m for m in (registry.DENSE, *methods) if (sub["pruning"] == m).any()]
+        curves = {m: _reached(sub[sub["pruning"] == m]) for m in shown}
+        fits = {m: _critical_row(critical, wl, 0.0 if m == registry.DENSE else sparsity, m) for m in shown}
+        outside = _steps_panel(ax, curves, fits, colors)
+        # Up to six curves: their B_crit outside the batch sizes named together, not one line each.
+        note = f"B_crit outside the batch sizes: {', '.join(pruning(m) for m in outside)}" if outside else ""
+        ax.set_title("\n".join([optimizer(sub["optimizer"].iloc[0]), *textwrap.wrap(note, 42)]))
+    axes[0][0].set_ylabel("steps to goal")
+    handles = [
+        plt.Line2D(
+            [],
+            [],
+            marker="o",
+            ms=3.5,
+            color=colors[m],
+            label=pruning(m) + ("" if m == registry.DENSE else f", {percent(sparsity)} sparse"),
+        )
+        for m in (registry.DENSE, *methods)
+        if (table["pruning"] == m).any()
+    ]
+    _legend(fig, handles + _mark_handles(fitted=False))
+    _title(
+        fig, f"Pruning methods compared at {percent(sparsity)} sparsity: {_network(table)}", run_note(table, experiment)
+    )
+    return fig
+
+
+# The drawing function of each figure of registry.FIGURES.
 FIGURES = {
     "fig1_mnist": figure1,
     "fig2_mnist": figure2,
     "fig3_cifar": figure1,
     "fig4_mnist": figure4,
     "fig5_cifar": figure_trials,
+    "pruning_methods": figure_pruning,
 }
 
 
@@ -410,7 +464,10 @@ def render(
 ) -> None:
     """Draw figure ``name`` from its table (and, for study-level figures, the critical-batch
     table: the workflow passes none to trial-level figures) into ``pdf`` and ``png``."""
-    marks = {} if critical is None else {"critical": critical}
+    marks = {}
+    if critical is not None:  # the fits of the curves this figure shows (one method per sparsity, or one sparsity)
+        curves = table[["workload", "pruning", "sparsity"]].drop_duplicates()
+        marks["critical"] = critical.merge(curves, on=["workload", "pruning", "sparsity"])
     _save(FIGURES[name](table, experiment=experiment, **marks), pdf, png)
 
 

@@ -2,19 +2,17 @@
 
 Every method scores the N prunable parameters (higher = more worth keeping) and ``prune`` keeps
 the top round(N * (1 - sparsity)) of them globally, so every method hits the sparsity exactly.
-Adding a method is one score function and one entry in METHODS. Parameters outside the scope
+Adding a method is one score function here and one entry in registry.PRUNING. Parameters outside the scope
 are kept whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
-
 import torch
 import torch.nn.functional as F
 
 from .models import INPUT_SHAPES, forward, prunable
+from .registry import DENSE, PRUNING
 from .search import derived_seed
 
 GRASP_TEMPERATURE = 200.0  # Wang et al.'s code divides the logits by T = 200 in both gradient passes
@@ -115,19 +113,9 @@ def synflow(model, params, names, *, keep, **_):
         masks = _keep_top(scores, names, round(n * (keep / n) ** (r / SYNFLOW_ROUNDS)))
 
 
-class Method(NamedTuple):
-    score: Callable  # (model, params, names, *, keep, images, labels, batch_size, seed) -> {name: scores}
-    label: str
-    needs_data: bool
-
-
-METHODS = {
-    "snip": Method(snip, "SNIP", True),
-    "random": Method(random, "random", False),
-    "magnitude": Method(magnitude, "magnitude", False),
-    "grasp": Method(grasp, "GraSP", True),
-    "synflow": Method(synflow, "SynFlow", False),
-}
+# The score function of each method of registry.PRUNING (its label and needs are there):
+# (model, params, names, *, keep, images, labels, batch_size, seed) -> {name: scores}.
+SCORES = {"snip": snip, "random": random, "magnitude": magnitude, "grasp": grasp, "synflow": synflow}
 
 
 def _keep_top(scores, names, keep: int) -> dict[str, torch.Tensor]:
@@ -155,19 +143,24 @@ def prune(
 ) -> dict[str, torch.Tensor]:
     """Boolean masks shaped like ``params`` (leading trial axis 1) keeping exactly round(N * (1 - sparsity)) of
     the N parameters in ``scope`` ("weights" or "weights_and_biases"), the rest whole. Data-free methods ignore
-    ``images``/``labels``; ``seed`` is the trial's (the random method draws from a stream derived from it)."""
+    ``images``/``labels``; ``seed`` is the trial's (the random method draws from a stream derived from it).
+    Method DENSE prunes nothing (sparsity 0 only)."""
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity {sparsity} is outside [0, 1)")
-    if method not in METHODS:
-        raise ValueError(f"unknown pruning method {method!r}; known: {', '.join(METHODS)}")
-    if METHODS[method].needs_data and (images is None or labels is None):
+    if method == DENSE:
+        if sparsity:
+            raise ValueError(f"method {DENSE!r} prunes nothing: sparsity must be 0, not {sparsity}")
+        return {k: torch.ones_like(v, dtype=torch.bool) for k, v in params.items()}
+    if method not in SCORES:
+        raise ValueError(f"unknown pruning method {method!r}; known: {', '.join(SCORES)}")
+    if PRUNING[method].needs_data and (images is None or labels is None):
         raise ValueError(f"pruning with {method} needs images and labels")
     names = [k for k in params if prunable(k, scope)]
     n = sum(params[k].numel() for k in names)
     keep = round(n * (1.0 - sparsity))
     kept = {}
     if keep < n:  # dense networks need no scores (SynFlow's would cost 100 rounds)
-        scores = METHODS[method].score(
+        scores = SCORES[method](
             model, params, names, keep=keep, images=images, labels=labels, batch_size=batch_size, seed=seed
         )
         kept = _keep_top(scores, names, keep)

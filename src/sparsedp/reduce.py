@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import registry
 from .config import SEARCH_RANGE
 from .identity import IdentityError, differences, trial_identities
 from .results import COMPLETE, STATUSES, read_record
@@ -16,7 +17,8 @@ IDENTITY_COLUMNS = [
     "workload", "dataset", "model", "optimizer", "schedule", "pruning", "sparsity", "batch_size", "mode",
     "budget_steps", "eval_every",
 ]  # fmt: skip
-METAPARAMETERS = ["learning_rate", "momentum", "decay_steps", "end_factor"]
+METAPARAMETERS = list(registry.METAPARAMETERS)
+COUNTS = [name for name, m in registry.METAPARAMETERS.items() if m.scale == "integer"]  # integer columns
 STUDY_COLUMNS = [
     *IDENTITY_COLUMNS, "n_trials", "goal_error", "best_trial", "steps_to_result", *METAPARAMETERS,
     *(f"n_{s}" for s in STATUSES), "best_at_edge", "code",
@@ -26,7 +28,7 @@ TRIAL_COLUMNS = [
     *IDENTITY_COLUMNS, "trial", *METAPARAMETERS, "goal_error", "status", "best", "steps_to_result",
     "steps_trained", "diverged_at_step", "code",
 ]  # fmt: skip
-SORT = ["workload", "sparsity", "batch_size", "goal_error"]
+SORT = ["workload", "sparsity", "pruning", "batch_size", "goal_error"]
 
 
 def best_trial(trials: list[dict]) -> dict | None:
@@ -128,7 +130,7 @@ def study_table(studies: list[dict]) -> pd.DataFrame:
             row.update(goal["metaparameters"] or {})
             rows.append(row)
     table = pd.DataFrame(rows, columns=STUDY_COLUMNS)
-    for col in ("best_trial", "steps_to_result", "decay_steps"):
+    for col in ("best_trial", "steps_to_result", *COUNTS):
         table[col] = table[col].astype("Int64")
     return table.sort_values(SORT).reset_index(drop=True)
 
@@ -136,22 +138,21 @@ def study_table(studies: list[dict]) -> pd.DataFrame:
 def trial_table(trials: list[dict], studies: list[dict]) -> pd.DataFrame:
     """One row per (trial, goal error): identity, metaparameters, status, steps (no curves), and
     whether its study's reduction (in ``studies``) chose it as the best trial for that goal."""
-    best = {
-        (s["identity"]["workload"], s["identity"]["sparsity"], s["identity"]["batch_size"], g["goal_error"]):
-        g["best_trial"]
-        for s in studies
-        for g in s["goals"]
-    }  # fmt: skip
+
+    def study_key(ident):
+        return ident["workload"], ident["pruning"]["method"], ident["sparsity"], ident["batch_size"]
+
+    best = {(*study_key(s["identity"]), g["goal_error"]): g["best_trial"] for s in studies for g in s["goals"]}
     rows = []
     for t in trials:
         ident = t["identity"]
         base = {**_identity_row(ident), "trial": ident["trial"], **ident["metaparameters"]}
         base.update(steps_trained=t["steps_trained"], diverged_at_step=t["diverged_at_step"])
         for goal in t["goals"]:
-            chosen = best.get((ident["workload"], ident["sparsity"], ident["batch_size"], goal["goal_error"]))
+            chosen = best.get((*study_key(ident), goal["goal_error"]))
             rows.append({**base, **goal, "best": chosen == ident["trial"]})
     table = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
-    for col in ("steps_to_result", "decay_steps", "diverged_at_step"):
+    for col in ("steps_to_result", "diverged_at_step", *COUNTS):
         table[col] = table[col].astype("Int64")
     return table.sort_values([*SORT, "trial"]).reset_index(drop=True)
 
@@ -198,11 +199,13 @@ NOISE_COLUMNS = [
 
 
 def noise_table(records: list[dict], workloads: dict) -> pd.DataFrame:
-    """One row per (workload, sparsity): the noise scale of the workload's network at that sparsity."""
+    """One row per (workload, pruning method, sparsity): the noise scale of the workload's network
+    pruned so."""
     noise = pd.DataFrame(
         [
             {
                 **{k: r["identity"][k] for k in ("dataset", "model", "sparsity", "batch_small", "batch_big", "draws")},
+                "pruning": r["identity"]["pruning_method"],
                 **{k: r[k] for k in NOISE_COLUMNS if k in r},
                 "networks": len(r["seeds"]),
             }
@@ -215,10 +218,14 @@ def noise_table(records: list[dict], workloads: dict) -> pd.DataFrame:
             "dataset": spec["dataset"],
             "model": spec["model"],
             "optimizer": spec["optimizer"],
+            "pruning": method,
             "sparsity": float(s),
         }
         for name, spec in workloads.items()
         for s in spec["sparsities"]
+        for method in ([registry.DENSE] if s == 0 else spec["pruning"])
     ]
-    table = pd.DataFrame(rows).merge(noise, on=["dataset", "model", "sparsity"], how="left", validate="many_to_one")
+    table = pd.DataFrame(rows).merge(
+        noise, on=["dataset", "model", "pruning", "sparsity"], how="left", validate="many_to_one"
+    )
     return table[[*rows[0], *NOISE_COLUMNS]]

@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from .config import searched
+from .registry import METAPARAMETERS
 
 
 def sobol_points(n: int, dim: int) -> np.ndarray:
@@ -31,21 +32,20 @@ def metaparameters(workload: dict, search: dict) -> list[dict]:
     those the workload's optimizer and schedule search."""
     names = searched(workload)
     points = sobol_points(search["n_trials"], len(names))
-    trials = []
-    for point in points:
-        mp = {}
-        for name, u in zip(names, point):
-            if name == "learning_rate":
-                mp[name] = _log_uniform(u, **search["learning_rate"])
-            elif name == "momentum":  # 1 - momentum is log-uniform
-                mp[name] = 1.0 - _log_uniform(u, **search["one_minus_momentum"])
-            elif name == "decay_steps":
-                lo, hi = search["decay_steps"]["low"], search["decay_steps"]["high"]
-                mp[name] = int(min(hi, lo + np.floor(u * (hi - lo + 1))))
-            elif name == "end_factor":
-                mp[name] = _log_uniform(u, **search["end_factor"])
-        trials.append(mp)
-    return trials
+    return [{name: _draw(name, u, search) for name, u in zip(names, point)} for point in points]
+
+
+def _draw(name: str, u: float, search: dict):
+    """Metaparameter ``name`` at Sobol coordinate ``u`` of its range, on its scale (registry)."""
+    meta = METAPARAMETERS[name]
+    rng = search[meta.range_key]
+    if meta.scale == "log":
+        return _log_uniform(u, **rng)
+    if meta.scale == "one_minus_log":  # e.g. 1 - momentum log-uniform
+        return 1.0 - _log_uniform(u, **rng)
+    if meta.scale == "integer":
+        return int(min(rng["high"], rng["low"] + np.floor(u * (rng["high"] - rng["low"] + 1))))
+    raise ValueError(f"metaparameter {name}: unknown scale {meta.scale!r}")
 
 
 def derived_seed(seed: int, purpose: str) -> int:

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from sparsedp import config as cfg  # noqa: E402
 from sparsedp import identity  # noqa: E402
+from sparsedp import registry  # noqa: E402
 
 cfg.validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
@@ -20,16 +21,17 @@ LOGS = f"{RESULTS}/logs"
 N_TRIALS = config["search"]["n_trials"]
 PACK_SIZE = config["training"]["pack_size"]
 PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
-STUDY = "{workload}/sparsity{sparsity}/batch{batch}"
+STUDY = "{workload}/{pruning}/sparsity{sparsity}/batch{batch}"  # = cfg.Study.path
 DATA_FILE = f"{RESULTS}/data/{{dataset}}.npz"
-MASK_FILE = f"{RESULTS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.pt"
+NETWORK = "{pruning}/{dataset}/{model}/sparsity{sparsity}"  # a network as pruned, before training
+MASK_FILE = f"{RESULTS}/masks/{NETWORK}/seed{{seed}}.pt"
 # A data split's or mask's stamp (its identity and content digest): what the rules using it take
 # as input, so that only a change of its content reruns them (results.write_stamp).
 DATA_STAMP = DATA_FILE.replace(".npz", ".json")
 MASK_STAMP = MASK_FILE.replace(".pt", ".json")
 TRIAL_FILE = f"{RESULTS}/trials/{STUDY}/trial{{trial}}.json"
 STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
-NOISE_FILE = f"{RESULTS}/noise/{{dataset}}/{{model}}/sparsity{{sparsity}}.json"
+NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
@@ -53,8 +55,9 @@ wildcard_constraints:
     chunk=r"[0-9]{%d}" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
     seed=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
     dataset=r"[a-z0-9]+",
+    pruning="|".join([registry.DENSE, *registry.PRUNING]),
     model=r"[a-z0-9_]+",
-    figure=r"fig[0-9]+_[a-z0-9]+",
+    figure="|".join(registry.FIGURES),
 
 
 def as_json(value) -> str:
@@ -68,12 +71,20 @@ def job_command(job):
 
 
 def study_of(wildcards):
-    return cfg.Study(wildcards.workload, SPARSITY[wildcards.sparsity], int(wildcards.batch))
+    return cfg.Study(
+        wildcards.workload,
+        SPARSITY[wildcards.sparsity],
+        int(wildcards.batch),
+        wildcards.pruning,
+    )
 
 
 def study_trial_files(study):
     path = dict(
-        workload=study.workload, sparsity=cfg.sparsity_label(study.sparsity), batch=study.batch_size
+        workload=study.workload,
+        pruning=study.pruning,
+        sparsity=cfg.sparsity_label(study.sparsity),
+        batch=study.batch_size,
     )
     return [TRIAL_FILE.format(trial=cfg.trial_name(k), **path) for k in range(N_TRIALS)]
 
@@ -104,6 +115,7 @@ def training_inputs(wildcards):
     spec = config["workloads"][wildcards.workload]
     masks = [
         MASK_STAMP.format(
+            pruning=wildcards.pruning,
             dataset=spec["dataset"],
             model=spec["model"],
             sparsity=wildcards.sparsity,
@@ -163,7 +175,7 @@ def mask_identity(wildcards):
             wildcards.model,
             SPARSITY[wildcards.sparsity],
             int(wildcards.seed),
-            identity.pruning_settings(config),
+            identity.pruning_settings(config, wildcards.pruning),
         )
     )
 
@@ -179,7 +191,11 @@ def data_job(wildcards, output):
 def noise_identity(wildcards):
     return as_json(
         identity.noise_identity(
-            config, wildcards.dataset, wildcards.model, SPARSITY[wildcards.sparsity]
+            config,
+            wildcards.dataset,
+            wildcards.model,
+            wildcards.pruning,
+            SPARSITY[wildcards.sparsity],
         )
     )
 
@@ -213,7 +229,7 @@ def operational():
     the job's files), so changing it redoes nothing."""
     return {
         "device": config["device"],
-        "allow_layer_collapse": config["snip"]["allow_layer_collapse"],
+        "allow_layer_collapse": config["masks"]["allow_layer_collapse"],
         "redo": snakemake_command(),
     }
 
@@ -259,19 +275,10 @@ def figure_inputs(wildcards):
     return inputs
 
 
-FIGURE_TITLES = {
-    "fig1_mnist": "Figure 1: steps-to-result, MNIST",
-    "fig2_mnist": "Figure 2: optimizers compared, MNIST",
-    "fig3_cifar": "Figure 3: steps-to-result, CIFAR-10",
-    "fig4_mnist": "Figure 4: every trial, MNIST Momentum",
-    "fig5_cifar": "Figure 5: every trial, CIFAR-10",
-}
-
-
 # One report label per result: the report turns a second label whose two values split a
 # subcategory in halves into a toggle, which breaks the page of a subcategory of two results.
 def figure_labels(wildcards):
-    return {"figure": FIGURE_TITLES.get(wildcards.figure, wildcards.figure)}
+    return {"figure": registry.FIGURES[wildcards.figure].title}
 
 
 def figure_subcategory(wildcards):
@@ -303,28 +310,44 @@ def figure_table_studies(wildcards):
     return expected_studies(cfg.figure_studies(config, wildcards.figure))
 
 
+def figure_optimizers(wildcards):
+    """Param for the caption: the optimizers a figure shows, by their registry labels."""
+    spec = config["figures"][wildcards.figure]
+    names = [config["workloads"][wl]["optimizer"] for wl in spec["workloads"]]
+    return ", ".join(registry.OPTIMIZERS[n].label for n in dict.fromkeys(names))
+
+
+def figure_pruning(wildcards):
+    """Param for the caption: the pruning method(s) a figure shows, by their registry labels."""
+    methods = {s.pruning for s in cfg.figure_studies(config, wildcards.figure)}
+    return ", ".join(registry.pruning_label(m) for m in registry.PRUNING if m in methods) or "dense"
+
+
 def figure_goal(wildcards):
     """Tracked param of a figure and its table: the goal error it shows."""
     return cfg.figure_goal(config, wildcards.figure)
 
 
-# One noise-scale estimate per (dataset, network, sparsity) of any workload: optimizers share it.
+# One noise-scale estimate per network as pruned (dataset, model, pruning method, sparsity) of any
+# workload: optimizers share it.
 NETWORKS = sorted(
     {
-        (spec["dataset"], spec["model"], cfg.sparsity_label(s))
-        for spec in config["workloads"].values()
-        for s in spec["sparsities"]
+        (spec["dataset"], spec["model"], study.pruning, cfg.sparsity_label(study.sparsity))
+        for study in cfg.studies(config)
+        for spec in [config["workloads"][study.workload]]
     }
 )
 
 
 def noise_files():
-    return [NOISE_FILE.format(dataset=d, model=m, sparsity=s) for d, m, s in NETWORKS]
+    return [NOISE_FILE.format(dataset=d, model=m, pruning=p, sparsity=s) for d, m, p, s in NETWORKS]
 
 
 def noise_expected():
     """Tracked param of the noise table: the identity of each noise file, in order."""
-    return as_json([identity.noise_identity(config, d, m, SPARSITY[s]) for d, m, s in NETWORKS])
+    return as_json(
+        [identity.noise_identity(config, d, m, p, SPARSITY[s]) for d, m, p, s in NETWORKS]
+    )
 
 
 def all_trial_files():

@@ -18,6 +18,8 @@ rule figure:
         "../../envs/pipeline.yaml"
     params:
         goal=figure_goal,
+        optimizers=figure_optimizers,
+        pruning=figure_pruning,
     script:
         "../scripts/figure.py"
 

@@ -8,7 +8,7 @@ rule noise_scale:
     output:
         NOISE_FILE,
     log:
-        f"{LOGS}/noise/{{dataset}}/{{model}}/sparsity{{sparsity}}.log",
+        f"{LOGS}/noise/{NETWORK}.log",
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]

@@ -1,13 +1,13 @@
-# One SNIP mask + initialisation per (network, sparsity, seed), shared by every optimizer and
+# One mask + initialisation per (pruning method, network, sparsity, seed), shared by every optimizer and
 # batch size: trial k of every study starts from seed k's file.
-rule snip_mask:
+rule prune_mask:
     input:
         DATA_STAMP,
     output:
         MASK_FILE,
         MASK_STAMP,
     log:
-        f"{LOGS}/masks/{{dataset}}/{{model}}/sparsity{{sparsity}}/seed{{seed}}.log",
+        f"{LOGS}/masks/{NETWORK}/seed{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
