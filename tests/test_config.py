@@ -65,10 +65,10 @@ def _set(config, dotted, value):
 
 
 BAD = [
-    ("workloads.mnist_sgd.optimizer", "lamb", "allowed: sgd, momentum, nesterov"),
+    ("workloads.mnist_sgd.optimizer", "lamb", "allowed: sgd, momentum, nesterov, adam"),
     ("workloads.mnist_sgd.pruning", ["snip", "obd"], "allowed: snip, random, magnitude, grasp, synflow"),
     ("workloads.mnist_sgd.pruning", [], "should be non-empty"),
-    ("search.one_minus_momentum", {"low": 0.1, "high": 1.0}, "must be < 1"),
+    ("search.one_minus_beta1", {"low": 0.1, "high": 1.0}, "must be < 1"),
     ("figures.pruning_methods", {"workloads": ["mnist_sgd"]}, "needs .sparsity."),
     ("figures.pruning_methods", {"workloads": ["mnist_sgd"], "sparsity": 0.8}, "not a sparsity of"),
     ("figures.fig1_mnist.pruning", "grasp", "grasp is not among the pruning methods of"),

@@ -233,3 +233,66 @@ def test_several_goals_in_a_race_give_each_goal_the_study_result_of_its_own_cens
             else:
                 assert o.status[j] == census.status[0] == INFEASIBLE
     assert PRUNED in {s for o in race for s in o.status}
+
+
+def _torch_adam(spec, data, settings, steps):
+    """The plain module trained with torch.optim.Adam on the engine's data order (masked
+    gradients zeroed before each step), for ``steps`` steps."""
+    from sparsedp.engine import ADAM_BETA2
+    from sparsedp.models import channels_last, reference_module
+    from sparsedp.search import derived_seed
+
+    model = reference_module(settings.model, spec.params)
+    params = dict(model.named_parameters())
+    masks = {k: m[0] for k, m in spec.masks.items() if not bool(m.all())}
+    with torch.no_grad():
+        for k, m in masks.items():
+            params[k].mul_(m)
+    mp = spec.metaparameters
+    opt = torch.optim.Adam(
+        model.parameters(), lr=mp["learning_rate"], betas=(mp["beta1"], ADAM_BETA2), eps=mp["epsilon"], foreach=False
+    )
+    gen = torch.Generator().manual_seed(derived_seed(spec.trial, "data-order"))
+    n, batch, pos, perm = len(data["train_x"]), settings.batch_size, len(data["train_x"]), None
+    for _ in range(steps):
+        if pos + batch > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos : pos + batch]
+        pos += batch
+        loss = torch.nn.functional.cross_entropy(model(channels_last(data["train_x"][idx])), data["train_y"][idx])
+        opt.zero_grad()
+        loss.backward()
+        for k, m in masks.items():
+            params[k].grad.mul_(m)
+        opt.step()
+    return model
+
+
+def test_adam_equals_torch_optim_adam_and_keeps_masked_weights_and_moments_zero(mnist):
+    """Adam per trial (learning rate, beta1, epsilon) follows torch.optim.Adam's trajectory in
+    float64; a pruned weight, its first and its second moment stay exactly zero."""
+    data = {k: v.double() if v.is_floating_point() else v for k, v in mnist.items()}
+    (spec,) = make_specs(mnist, [(3e-3, None)], sparsity=0.9, beta1=0.8, epsilon=1e-6)
+    spec.params = {k: v.double() for k, v in spec.params.items()}
+    settings = dataclasses.replace(
+        SETTINGS, optimizer="adam", goal_errors=(0.01,), budget_steps=30, eval_every=10, early_exit=False
+    )
+    final = {}
+    (engine,) = train_study([spec], data, settings, final_params=final)
+    assert engine.status == [INCOMPLETE]
+    module = _torch_adam(spec, data, settings, steps=30)
+    for k, v in module.state_dict().items():
+        torch.testing.assert_close(final[0][k][0], v, rtol=1e-9, atol=1e-11)
+        if not bool(spec.masks[k].all()):
+            assert bool((final[0][k][~spec.masks[k]] == 0).all()), k
+
+    from sparsedp.engine import OPTIMIZERS, new_group, train_step
+
+    state = new_group([spec], settings, "cpu", len(data["train_x"]))
+    for step in range(3):
+        batch = torch.arange(step * 32, (step + 1) * 32).view(1, -1)
+        train_step(state, settings, data, batch, torch.tensor(step), loop=True)
+    assert set(state.optimizer_state["0.weight"]) == set(OPTIMIZERS["adam"].init(state.params["0.weight"]))
+    for k, m in state.masks.items():
+        for name in ("exp_avg", "exp_avg_sq"):
+            assert bool((state.optimizer_state[k][name][~m] == 0).all()), (k, name)

@@ -7,6 +7,7 @@ import pytest
 
 from sparsedp import config as cfg
 from sparsedp import engine, plots, pruning, registry
+from sparsedp.search import metaparameters
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -43,6 +44,18 @@ def test_an_optimizer_only_the_registry_knows_is_refused_before_any_job(config):
     config["workloads"]["mnist_sgd"]["optimizer"] = "lamb"
     with pytest.raises(cfg.ConfigError, match="allowed: " + ", ".join(registry.OPTIMIZERS)):
         cfg.validate(config, SCHEMA)
+
+
+def test_adam_searches_learning_rate_one_minus_beta1_and_epsilon_in_their_default_ranges(config):
+    config["workloads"]["mnist_sgd"]["optimizer"] = "adam"
+    config = cfg.validate(config, SCHEMA)
+    assert config["search"]["one_minus_beta1"] == registry.METAPARAMETERS["beta1"].default
+    trials = metaparameters(config["workloads"]["mnist_sgd"], config["search"])
+    assert all(set(t) == {"learning_rate", "beta1", "epsilon"} for t in trials)
+    beta1 = registry.METAPARAMETERS["beta1"].default
+    assert all(1 - beta1["high"] <= t["beta1"] <= 1 - beta1["low"] for t in trials)
+    # Point 0 is the geometric middle of each log range.
+    assert trials[0]["epsilon"] == pytest.approx(1e-6)
 
 
 def test_dense_studies_are_shared_by_every_pruning_method(config):

@@ -103,10 +103,32 @@ def _momentum_buffer(p):
     return {"momentum_buffer": torch.zeros_like(p)}
 
 
+ADAM_BETA2 = 0.999  # fixed, as in Shallue et al.'s Adam studies (and torch's default)
+
+
+def _adam(p, g, state, mp, lr):
+    """torch.optim.Adam (no weight decay, no amsgrad), per trial: beta1 and epsilon searched.
+    A masked weight's moments stay exactly zero, so its update is 0 / (0 + eps) = 0."""
+    beta1, eps = _per_trial(mp["beta1"], p), _per_trial(mp["epsilon"], p)
+    step = state["step"].add_(1)
+    state["exp_avg"].lerp_(g, 1 - beta1)
+    state["exp_avg_sq"].mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
+    bias1, bias2 = 1 - beta1**step, 1 - ADAM_BETA2**step
+    denom = (state["exp_avg_sq"].sqrt() / bias2.sqrt()).add_(eps)
+    p.sub_(_per_trial(lr, p) / bias1 * state["exp_avg"] / denom)
+
+
+def _adam_state(p):
+    """The moments, and the step count per trial (shaped to broadcast, as every buffer has the trial axis)."""
+    step = torch.zeros((p.shape[0],) + (1,) * (p.dim() - 1), dtype=p.dtype, device=p.device)
+    return {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p), "step": step}
+
+
 OPTIMIZERS = {
     "sgd": Optimizer(lambda p: {}, _sgd),
     "momentum": Optimizer(_momentum_buffer, _momentum),
     "nesterov": Optimizer(_momentum_buffer, functools.partial(_momentum, nesterov=True)),
+    "adam": Optimizer(_adam_state, _adam),
 }
 
 

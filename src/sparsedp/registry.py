@@ -75,6 +75,8 @@ MODELS = {
 METAPARAMETERS = {
     "learning_rate": Metaparameter("learning_rate", "log", {"low": 1.0e-4, "high": 1.0}, "learning rate"),
     "momentum": Metaparameter("one_minus_momentum", "one_minus_log", {"low": 1.0e-4, "high": 0.1}, "1 − momentum"),
+    "beta1": Metaparameter("one_minus_beta1", "one_minus_log", {"low": 1.0e-3, "high": 0.5}, "1 − β1"),
+    "epsilon": Metaparameter("epsilon", "log", {"low": 1.0e-10, "high": 1.0e-2}, "ε"),
     "decay_steps": Metaparameter("decay_steps", "integer", {"low": 30000, "high": 60000}, "decay steps"),
     "end_factor": Metaparameter("end_factor", "log", {"low": 1.0e-4, "high": 0.1}, "end factor"),
 }
@@ -84,6 +86,8 @@ OPTIMIZERS = {
     "sgd": Optimizer("SGD", ("learning_rate",), heavy_ball=False),
     "momentum": Optimizer("Momentum", ("learning_rate", "momentum"), heavy_ball=True),
     "nesterov": Optimizer("Nesterov", ("learning_rate", "momentum"), heavy_ball=True),
+    # Shallue et al.'s Adam studies: learning rate, 1 - β1 and ε searched, β2 = 0.999 fixed.
+    "adam": Optimizer("Adam", ("learning_rate", "beta1", "epsilon"), heavy_ball=False),
 }
 
 SCHEDULES = {
