@@ -276,6 +276,6 @@ def test_a_mask_pruning_a_whole_layer_is_an_error_unless_allowed_and_then_flagge
     assert not (tmp_path / mask).exists()
     config["masks"]["allow_layer_collapse"] = True
     snakemake(tmp_path, config, "--cores", "2")
-    trial = (tmp_path / "results/tiny/trials/mnist_momentum/sparsity99.9/batch64/trial000.json").read_text()
+    trial = (tmp_path / "results/tiny/trials/mnist_momentum/snip/sparsity99.9/batch64/trial000.json").read_text()
     assert '"collapsed_layers": [\n  "3.weight"\n ]' in trial
     assert torch.load(tmp_path / mask, weights_only=True)["collapsed_layers"] == ["3.weight"]

@@ -50,11 +50,11 @@ def test_lint_and_format_are_clean():
 
 def test_bad_config_fails_before_any_job_and_touches_nothing(tmp_path):
     config = tiny_config()
-    config["workloads"]["mnist_momentum"]["optimizer"] = "adam"
+    config["workloads"]["mnist_momentum"]["optimizer"] = "lamb"
     proc = snakemake(tmp_path, config, "--cores", "1", check=False)
     assert proc.returncode != 0
     assert "config key 'workloads.mnist_momentum.optimizer'" in proc.stderr
-    assert "allowed: sgd, momentum, nesterov" in proc.stderr
+    assert "allowed: sgd, momentum, nesterov, adam" in proc.stderr
     assert not (tmp_path / "results").exists()
 
 
