@@ -84,5 +84,5 @@ if [ $LEFT -gt 30 ]; then
     --keep-going --rerun-incomplete "results/$EXPERIMENT/tables/steps_to_result.csv" >"$DEST/workflow.log" 2>&1
   echo "   workflow exit $? ($(grep -c 'Finished jobid' "$DEST/workflow.log") jobs finished; log: workflow.log)"
 fi
-"$PY" benchmarks/shot_tables.py "results/$EXPERIMENT" "$DEST"
+"$PY" benchmarks/shot_tables.py "$DEST" "${CONFIGS[@]}"
 echo "== shot done in $(elapsed) s; outputs in $DEST"

@@ -2,7 +2,7 @@
 training time from its job log: what a run stopped at a deadline (benchmarks/gpu_shot.sh)
 leaves, and the time the whole grid would take.
 
-    python benchmarks/shot_tables.py results/gpu_shot OUT_DIR
+    python benchmarks/shot_tables.py OUT_DIR config/gpu_shot.yaml    # presets as given to snakemake
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from sparsedp.analysis import critical_batch_table  # noqa: E402
-from sparsedp.config import Study  # noqa: E402
+from sparsedp.config import Study, load  # noqa: E402
 from sparsedp.plots import render  # noqa: E402
 from sparsedp.reduce import study_table  # noqa: E402
 from sparsedp.results import atomic_path, read_record  # noqa: E402
@@ -31,8 +31,9 @@ def job_seconds(results: Path, identity: dict) -> float | None:
     return sum(found) if found else None
 
 
-def main(results: str, out: str) -> None:
-    results, out = Path(results), Path(out)
+def main(out: str, *presets: str) -> None:
+    config = load([REPO / "config.yaml", *presets], REPO / "workflow/schemas/config.schema.yaml")
+    results, out = Path("results") / config["experiment"], Path(out)
     out.mkdir(parents=True, exist_ok=True)
     studies = [read_record(p, "study") for p in sorted(results.glob("studies/*/*/*/*.json"))]
     if not studies:
@@ -43,7 +44,7 @@ def main(results: str, out: str) -> None:
     seconds = {(s["identity"]["pruning"]["method"], s["identity"]["sparsity"], s["identity"]["batch_size"]):
                job_seconds(results, s["identity"]) for s in studies}  # fmt: skip
     table["train_seconds"] = [seconds[tuple(row)] for row in table[key].itertuples(index=False)]
-    critical = critical_batch_table(table, 0.4, 1000)
+    critical = critical_batch_table(table, config["analysis"]["min_saving"], config["analysis"]["n_bootstrap"])
     for name, frame in (("steps_to_result", table), ("critical_batch", critical)):
         with atomic_path(out / f"{name}.csv") as tmp:
             frame.to_csv(tmp, index=False)
@@ -60,4 +61,4 @@ def main(results: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])

@@ -188,10 +188,14 @@ def _refused(proc, *needles):
         assert needle in message, (needle, message[-3000:])
 
 
-def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run, tmp_path):
+def _copy(tiny_run, tmp_path):
+    """A copy of the finished tiny run: its folder, config and results tree."""
     workdir = copy_run(tiny_run[0], tmp_path / "run")
-    config = tiny_run[1]
-    out = results(workdir, config)
+    return workdir, tiny_run[1], results(workdir, tiny_run[1])
+
+
+def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run, tmp_path):
+    workdir, config, out = _copy(tiny_run, tmp_path)
     mask = out / "masks/snip/mnist/simple_cnn/sparsity90/seed007.pt"
     before = torch.load(mask, weights_only=True)
     mask.write_bytes(mask.read_bytes()[:1000])
@@ -216,11 +220,10 @@ def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run
 
 
 def test_a_truncated_data_split_is_named(tiny_run, tmp_path):
-    workdir = copy_run(tiny_run[0], tmp_path / "run")
-    config = tiny_run[1]
-    npz = results(workdir, config) / "data/mnist.npz"
+    workdir, config, out = _copy(tiny_run, tmp_path)
+    npz = out / "data/mnist.npz"
     npz.write_bytes(npz.read_bytes()[:1000])
-    (results(workdir, config) / "trials/mnist_momentum/none/sparsity0/batch32/trial004.json").unlink()
+    (out / "trials/mnist_momentum/none/sparsity0/batch32/trial004.json").unlink()
     _refused(snakemake(workdir, config, "--cores", "2", check=False),
              f"{npz.relative_to(workdir)}: cannot read this prepared data split", "Rebuild it alone")  # fmt: skip
 
@@ -236,9 +239,7 @@ class Payload:
 
 
 def test_a_mask_holding_a_pickled_payload_is_refused_unrun(tiny_run, tmp_path):
-    workdir = copy_run(tiny_run[0], tmp_path / "run")
-    config = tiny_run[1]
-    out = results(workdir, config)
+    workdir, config, out = _copy(tiny_run, tmp_path)
     mask = out / "masks/none/mnist/simple_cnn/sparsity0/seed002.pt"
     saved = torch.load(mask, weights_only=True)
     marker = tmp_path / "pwned"
