@@ -17,6 +17,7 @@ from sparsedp.plots import (
     FONT_PT,
     MAX_WIDTH,
     STUDY,
+    critical_batch_goal_figure,
     figure1,
     figure2,
     figure4,
@@ -89,7 +90,7 @@ def noise(n_workloads, n_sparsities, seed=0):
         for s in SPARSITIES[:n_sparsities]
     ]
     table = pd.DataFrame(rows)
-    fits = table[["workload", "sparsity"]].assign(b_crit=2 ** rng.uniform(5, 11, len(table)))
+    fits = table[["workload", "pruning", "sparsity"]].assign(b_crit=2 ** rng.uniform(5, 11, len(table)))
     fits = fits.assign(b_crit_lo=fits["b_crit"] / 1.5, b_crit_hi=fits["b_crit"] * 1.3)
     return table, fits.iloc[1:]  # one curve without a fit
 
@@ -237,3 +238,13 @@ def methods(n_optimizers, n_methods, n_batches, seed=0):
 def test_pruning_methods_figure_lays_out_at_every_scale(scale):
     table, critical = methods(*scale)
     assert layout_problems(figure_pruning(table, critical=critical, experiment="pruning_quick")) == []
+
+
+def test_noise_and_critical_goal_figures_lay_out_with_several_pruning_methods():
+    table, critical = methods(2, 5, 5)
+    sparse = table[["workload", "dataset", "model", "optimizer", "pruning", "sparsity"]].drop_duplicates()
+    noise = sparse.assign(b_simple=20.0, b_simple_se=2.0, networks=2, draws=20)
+    fig = noise_scale_figure(noise, critical, experiment="pruning_quick")
+    assert sum(ax.get_title().endswith("pruned with SynFlow") for ax in fig.axes) == 2  # a panel per method
+    assert layout_problems(fig) == []
+    assert layout_problems(critical_batch_goal_figure(critical, experiment="pruning_quick")) == []

@@ -476,14 +476,18 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
     standard error) and the critical batch size B_crit fitted to the steps-to-result curve (its
     68% interval; absent where a curve has fewer than three reached batch sizes)."""
     _style()
-    cols = ["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
-    both = noise.merge(critical.reindex(columns=cols), on=["workload", "sparsity"], how="left")
-    workloads = ordered_workloads(both)
-    ncols = min(len(workloads), 4)
-    nrows = -(-len(workloads) // ncols)
+    cols = ["workload", "pruning", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
+    both = noise.merge(critical.reindex(columns=cols), on=["workload", "pruning", "sparsity"], how="left")
+    # A panel per workload and pruning method (its sparse networks beside the shared dense one).
+    panels = []
+    for wl in ordered_workloads(both):
+        methods = [m for m in registry.PRUNING if ((both["workload"] == wl) & (both["pruning"] == m)).any()]
+        panels += [(wl, m) for m in methods or [registry.DENSE]]
+    ncols = min(len(panels), 4)
+    nrows = -(-len(panels) // ncols)
     fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
-    for ax, wl in zip(axes.flat, workloads):
-        sub = both[both["workload"] == wl].sort_values("sparsity")
+    for ax, (wl, method) in zip(axes.flat, panels):
+        sub = both[(both["workload"] == wl) & both["pruning"].isin([registry.DENSE, method])].sort_values("sparsity")
         pct = 100 * sub["sparsity"]
         span = max(pct.max() - pct.min(), 10)
         shift = 0.03 * span  # side by side, so that the bars do not overlap
@@ -494,6 +498,8 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
         shown = [simple["b_simple"], simple["b_simple"] + se, simple["b_simple"] - se]
         fit = sub.dropna(subset=["b_crit"])
         title = f"{network(sub['model'].iloc[0], sub['dataset'].iloc[0])}, {optimizer(sub['optimizer'].iloc[0])}"
+        if len(panels) > len(set(wl for wl, _ in panels)):  # several methods: name each panel's
+            title += f"\npruned with {pruning(method)}"
         if simple.empty:
             title += "\nno finite B_simple (|G|² = 0: a layer pruned whole?)"
         if fit.empty:
@@ -510,8 +516,8 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
         ax.set_title(title)
         ax.set_xlabel("sparsity (%)")
         ax.set_ylabel("batch size")
-    for ax in axes.flat[len(workloads) :]:
-        ax.axis("off")
+    for ax in axes.flat[len(panels) :]:
+        ax.remove()  # an empty cell of the grid
     handles = [plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e.")]
     if both["b_crit"].notna().any():
         handles.append(
@@ -552,16 +558,21 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
     ncols = min(len(workloads), 4)
     nrows = -(-len(workloads) // ncols)
     fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
-    palette = _sparsity_palette(critical["sparsity"].unique())
+    # One curve per pruning method and sparsity; named by sparsity alone when each has one method.
+    keys = sorted(set(zip(critical["sparsity"], critical["pruning"])))
+    several = len(keys) > len({s for s, _ in keys})
+    colors = sns.color_palette("colorblind" if several else "viridis_r", n_colors=max(len(keys), 2))
+    palette = dict(zip(keys, colors))
+    names = {k: (f"{pruning(k[1])}, " if several else "sparsity ") + percent(k[0]) for k in keys}
     goals = sorted(critical["goal_error"].unique())
     for ax, wl in zip(axes.flat, workloads):
         sub = fits[fits["workload"] == wl]
         first = critical[critical["workload"] == wl].iloc[0]
         ax.set_title(f"{network(first['model'], first['dataset'])}, {optimizer(first['optimizer'])}")
-        for sparsity, curve in sub.groupby("sparsity"):
+        for key, curve in sub.groupby(["sparsity", "pruning"]):
             curve = curve.sort_values("goal_error")
-            ax.plot(curve["goal_error"], curve["b_crit"], "D-", ms=4, color=palette[sparsity])
-            ax.vlines(curve["goal_error"], curve["b_crit_lo"], curve["b_crit_hi"], lw=1.5, color=palette[sparsity])
+            ax.plot(curve["goal_error"], curve["b_crit"], "D-", ms=4, color=palette[key])
+            ax.vlines(curve["goal_error"], curve["b_crit_lo"], curve["b_crit_hi"], lw=1.5, color=palette[key])
         if sub.empty:
             ax.text(0.5, 0.5, "no B_crit fit\n(< 3 reached batch sizes)", ha="center", va="center",
                     transform=ax.transAxes)  # fmt: skip
@@ -576,11 +587,8 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
         ax.set_xlabel("goal validation error")
         ax.set_ylabel("critical batch size")
     for ax in axes.flat[len(workloads) :]:
-        ax.axis("off")
-    handles = [
-        plt.Line2D([], [], marker="D", color=palette[s], label=f"sparsity {percent(s)}") for s in sorted(palette)
-        if s in set(critical["sparsity"])
-    ]  # fmt: skip
+        ax.remove()  # an empty cell of the grid
+    handles = [plt.Line2D([], [], marker="D", color=palette[k], label=names[k]) for k in keys]
     _legend(fig, handles + [plt.Line2D([], [], color="grey", lw=1.5, label="68% interval of B_crit")])
     _title(fig, title, subtitle)
     return fig
