@@ -1,9 +1,9 @@
 """The committed reference results (reference/*/, made by the commands their READMEs name)
-checked against what they must show: claims a and c decided, each curve's three-regimes
-verdict in the pipeline's own table equal to the steps it was computed from, one code version
-per table. (The quick preset's dense Momentum curve at goal 0.05 does not meet the
-three-regimes test; reference/quick/README.md says why. The CPU reproduction at the paper's
-goal error, config/cpu_paper.yaml, has not been run to the end yet.)"""
+checked against what they must show: claims a and c decided where SGD and Momentum were both
+trained, each curve's three-regimes verdict in the pipeline's own table equal to the steps it
+was computed from, one code version per table, every pruning method judged. (The quick
+preset's dense Momentum curve at goal 0.05 does not meet the three-regimes test;
+reference/quick/README.md says why.)"""
 
 from pathlib import Path
 
@@ -13,10 +13,12 @@ import pytest
 from sparsedp.analysis import three_regimes
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
-EXPERIMENTS = ["quick"]
+EXPERIMENTS = ["quick", "cpu_paper", "pruning_quick"]
+# The three-regimes verdict of the dense Momentum curve, as measured (workload, goal error).
+DENSE_MOMENTUM = {"quick": (0.05, False), "cpu_paper": (0.02, True)}
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", ["quick", "cpu_paper"])  # the experiments with SGD and Momentum
 def test_claims_a_and_c_are_decided(experiment):
     claims = pd.read_csv(REFERENCE / experiment / "claims.csv")
     for claim in ("a_sparse_steps_ratio", "c_momentum_vs_sgd"):
@@ -28,14 +30,26 @@ def test_claims_a_and_c_are_decided(experiment):
 def test_each_curves_three_regimes_verdict_follows_from_its_steps(experiment):
     studies = pd.read_csv(REFERENCE / experiment / "steps_to_result.csv")
     critical = pd.read_csv(REFERENCE / experiment / "critical_batch.csv")
-    keys = ["workload", "sparsity", "goal_error"]
+    keys = [k for k in ("workload", "pruning", "sparsity", "goal_error") if k in critical]  # pruning: newer tables
     verdicts = {}
     for key, curve in studies.dropna(subset=["steps_to_result"]).groupby(keys):
         curve = curve.sort_values("batch_size")
         verdicts[key] = three_regimes(curve["batch_size"], curve["steps_to_result"].to_numpy(float))
     assert {tuple(row[keys]): bool(row["three_regimes"]) for _, row in critical.iterrows()} == verdicts
-    # Dense Momentum at goal 0.05: savings 36%, 52%, 33%, 38%, 20%, 25% (not two >= 40% in a row).
-    assert verdicts[("mnist_momentum", 0.0, 0.05)] is False
+    if experiment in DENSE_MOMENTUM:
+        goal, verdict = DENSE_MOMENTUM[experiment]
+        dense = critical[(critical["workload"] == "mnist_momentum") & (critical["sparsity"] == 0)]
+        assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict]
+
+
+def test_every_pruning_method_is_trained_and_judged():
+    studies = pd.read_csv(REFERENCE / "pruning_quick" / "steps_to_result.csv")
+    claims = pd.read_csv(REFERENCE / "pruning_quick" / "claims.csv")
+    methods = {"snip", "random", "magnitude", "grasp", "synflow"}
+    assert set(studies["pruning"]) == methods | {"none"}
+    assert set(studies.loc[studies["pruning"] == "none", "sparsity"]) == {0.0}
+    for claim in ("a_sparse_steps_ratio", "b_sparse_critical_batch"):
+        assert set(claims.loc[claims["claim"] == claim, "pruning"]) == methods, claim
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
