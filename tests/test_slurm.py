@@ -34,7 +34,7 @@ def test_dry_run_of_the_default_config_submits_one_job_per_study_and_6_mask_grou
     studies = 3 * 4 * 10 + 2 * 13  # MNIST + CIFAR-10, 100 trials each
     assert len(re.findall(r"^\s*rule train_pack:", out, re.M)) == studies
     assert len(re.findall(r"^\s*rule prune_mask:", out, re.M)) == 400 + 200
-    assert out.count("Group job snip ") == 6
+    assert out.count("Group job masks ") == 6
     assert len(re.findall(r"^\s*rule noise_scale:", out, re.M)) == 4 + 2
     assert "rule train_trial:" not in out
 
