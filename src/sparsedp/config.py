@@ -324,10 +324,15 @@ def studies(config: dict, workloads=None) -> list[Study]:
     grid = []
     for wl in names:
         spec = config["workloads"][wl]
-        for s in spec["sparsities"]:
-            for method in [DENSE] if s == 0 else spec["pruning"]:
-                grid += [Study(wl, float(s), int(b), method) for b in spec["batch_sizes"]]
+        for s, method in pruned_networks(spec):
+            grid += [Study(wl, s, int(b), method) for b in spec["batch_sizes"]]
     return grid
+
+
+def pruned_networks(workload: dict) -> list[tuple[float, str]]:
+    """(sparsity, pruning method) of every network a workload trains: the dense one once (DENSE),
+    every other sparsity with each of its methods."""
+    return [(float(s), m) for s in workload["sparsities"] for m in ([DENSE] if s == 0 else workload["pruning"])]
 
 
 def figure_pruning(config: dict, figure: str) -> str | None:

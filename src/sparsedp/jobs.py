@@ -96,10 +96,10 @@ def make_mask(identity: dict, job: dict) -> None:
         identity["model"],
         on_device,
         identity["sparsity"],
-        pruning.get("scope", "weights"),
+        pruning.get("scope"),  # none for the dense network, which prunes nothing
         images=images,
         labels=labels,
-        batch_size=pruning.get("batch_size", 100),
+        batch_size=pruning.get("batch_size"),  # the data methods' only
         seed=seed,
     )
     masks = {k: m.cpu() for k, m in masks.items()}

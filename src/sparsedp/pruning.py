@@ -144,7 +144,7 @@ def prune(
     """Boolean masks shaped like ``params`` (leading trial axis 1) keeping exactly round(N * (1 - sparsity)) of
     the N parameters in ``scope`` ("weights" or "weights_and_biases"), the rest whole. Data-free methods ignore
     ``images``/``labels``; ``seed`` is the trial's (the random method draws from a stream derived from it).
-    Method DENSE prunes nothing (sparsity 0 only)."""
+    Method DENSE prunes nothing (sparsity 0 only; it reads neither scope nor batch size)."""
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity {sparsity} is outside [0, 1)")
     if method == DENSE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import registry
-from .config import SEARCH_RANGE
+from .config import SEARCH_RANGE, pruned_networks
 from .identity import IdentityError, differences, trial_identities
 from .results import COMPLETE, STATUSES, read_record
 
@@ -219,11 +219,10 @@ def noise_table(records: list[dict], workloads: dict) -> pd.DataFrame:
             "model": spec["model"],
             "optimizer": spec["optimizer"],
             "pruning": method,
-            "sparsity": float(s),
+            "sparsity": s,
         }
         for name, spec in workloads.items()
-        for s in spec["sparsities"]
-        for method in ([registry.DENSE] if s == 0 else spec["pruning"])
+        for s, method in pruned_networks(spec)
     ]
     table = pd.DataFrame(rows).merge(
         noise, on=["dataset", "model", "pruning", "sparsity"], how="left", validate="many_to_one"

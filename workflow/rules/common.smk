@@ -317,7 +317,7 @@ def figure_optimizers(wildcards):
     return ", ".join(registry.OPTIMIZERS[n].label for n in dict.fromkeys(names))
 
 
-def figure_pruning(wildcards):
+def figure_pruning_labels(wildcards):
     """Param for the caption: the pruning method(s) a figure shows, by their registry labels."""
     methods = {s.pruning for s in cfg.figure_studies(config, wildcards.figure)}
     return ", ".join(registry.pruning_label(m) for m in registry.PRUNING if m in methods) or "dense"
@@ -332,9 +332,9 @@ def figure_goal(wildcards):
 # workload: optimizers share it.
 NETWORKS = sorted(
     {
-        (spec["dataset"], spec["model"], study.pruning, cfg.sparsity_label(study.sparsity))
-        for study in cfg.studies(config)
-        for spec in [config["workloads"][study.workload]]
+        (spec["dataset"], spec["model"], method, cfg.sparsity_label(s))
+        for spec in config["workloads"].values()
+        for s, method in cfg.pruned_networks(spec)
     }
 )
 

@@ -19,7 +19,7 @@ rule figure:
     params:
         goal=figure_goal,
         optimizers=figure_optimizers,
-        pruning=figure_pruning,
+        pruning=figure_pruning_labels,
     script:
         "../scripts/figure.py"
 
