@@ -128,6 +128,12 @@ def _sparsity_palette(sparsities):
     return {s: colors[i] for i, s in enumerate(sorted(sparsities))}
 
 
+def _method_colors() -> dict:
+    """One colour per pruning method in every figure that compares methods (the dense network dark grey)."""
+    colors = dict(zip(registry.PRUNING, sns.color_palette("colorblind", n_colors=len(registry.PRUNING))))
+    return {registry.DENSE: (0.2, 0.2, 0.2), **colors}
+
+
 def _critical_row(critical: pd.DataFrame | None, workload: str, sparsity: float, method: str | None = None):
     """The critical-batch fit of one curve (of ``method``, else of the one method ``critical``
     holds at that sparsity), or None when there is none (too few points)."""
@@ -403,8 +409,7 @@ def figure_pruning(table: pd.DataFrame, critical: pd.DataFrame | None = None, ex
     _style()
     workloads = ordered_workloads(table)
     methods = [m for m in registry.PRUNING if m in set(table["pruning"])]
-    colors = dict(zip(methods, sns.color_palette("colorblind", n_colors=max(len(methods), 3))))
-    colors[registry.DENSE] = (0.2, 0.2, 0.2)
+    colors = _method_colors()
     sparsity = table["sparsity"].max()
     fig, axes = _figure(1, len(workloads), panel=(3.2, 2.8))
     for ax, wl in zip(axes[0], workloads):
@@ -559,10 +564,13 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
     nrows = -(-len(workloads) // ncols)
     fig, axes = _figure(nrows, ncols, panel=(3.0, 2.6))
     # One curve per pruning method and sparsity; named by sparsity alone when each has one method.
-    keys = sorted(set(zip(critical["sparsity"], critical["pruning"])))
+    order = [registry.DENSE, *registry.PRUNING]
+    keys = sorted(set(zip(critical["sparsity"], critical["pruning"])), key=lambda k: (k[0], order.index(k[1])))
     several = len(keys) > len({s for s, _ in keys})
-    colors = sns.color_palette("colorblind" if several else "viridis_r", n_colors=max(len(keys), 2))
-    palette = dict(zip(keys, colors))
+    if several:  # the methods' own colours, as in the pruning_methods figure
+        palette = {k: _method_colors()[k[1]] for k in keys}
+    else:
+        palette = dict(zip(keys, sns.color_palette("viridis_r", n_colors=max(len(keys), 2))))
     names = {k: (f"{pruning(k[1])}, " if several else "sparsity ") + percent(k[0]) for k in keys}
     goals = sorted(critical["goal_error"].unique())
     for ax, wl in zip(axes.flat, workloads):
