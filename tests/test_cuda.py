@@ -189,7 +189,7 @@ def test_training_steps_never_wait_for_the_device(study, graph):
     raise on any host sync."""
     specs, data, settings = study
     data = {k: v[:256] if k.startswith("train") else v for k, v in data.items()}
-    state = engine.new_group(specs, settings, DEVICE, 256)
+    state = engine.new_group(specs, settings, DEVICE, 256, len(data["val_x"]))
     run = engine._step_runner(state, settings, data, False, graph=CUDA and graph)  # captures before the check
     if CUDA:
         torch.cuda.synchronize()

@@ -1,4 +1,5 @@
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -120,6 +121,27 @@ def test_early_exit_evaluation_makes_the_same_decisions_as_a_full_count(mnist):
         "simple_cnn", params, mnist["val_x"], mnist["val_y"], max_errors(0.001, 6000), 700, early_exit=True
     )
     assert int(seen.max()) < 6000
+
+
+def test_examples_missed_last_time_are_counted_first_and_change_no_decision(mnist):
+    specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.9), (0.1, 0.5)])
+    final = {}
+    train_study(specs, mnist, dataclasses.replace(SETTINGS, budget_steps=32), final_params=final)
+    params = {k: torch.cat([final[t][k] for t in sorted(final)]) for k in final[0]}
+    val = mnist["val_x"], mnist["val_y"]
+    wrong = torch.zeros(3, 6000, dtype=torch.bool)
+    full, _ = count_errors("simple_cnn", params, *val, 0, 700, early_exit=False, wrong=wrong)
+    assert (wrong.sum(1) == full).all()  # a full count marks exactly the examples missed
+    for goal in (0.03, 0.1, 0.2, 0.5):
+        bound = max_errors(goal, 6000)
+        plain, plain_seen = count_errors("simple_cnn", params, *val, bound, 700, early_exit=True)
+        first, seen = count_errors("simple_cnn", params, *val, bound, 700, early_exit=True, wrong=wrong.clone())
+        assert ((first <= bound) == (full <= bound)).all(), goal
+        failing = full > bound
+        # the misses come first, so a failing count stops at the first chunk that passes the bound
+        assert (seen[failing] == min(6000, 700 * math.ceil((bound + 1) / 700))).all(), goal
+        assert (seen[failing] <= plain_seen[failing]).all() and (seen[~failing] == 6000).all()
+        assert (first[~failing] == full[~failing]).all() and (plain[~failing] == full[~failing]).all()
 
 
 # Outcomes of the engine as it was before its split into state, step and evaluation (commit
@@ -288,7 +310,7 @@ def test_adam_equals_torch_optim_adam_and_keeps_masked_weights_and_moments_zero(
 
     from sparsedp.engine import OPTIMIZERS, new_group, train_step
 
-    state = new_group([spec], settings, "cpu", len(data["train_x"]))
+    state = new_group([spec], settings, "cpu", len(data["train_x"]), len(data["val_x"]))
     for step in range(3):
         batch = torch.arange(step * 32, (step + 1) * 32).view(1, -1)
         train_step(state, settings, data, batch, torch.tensor(step), loop=True)

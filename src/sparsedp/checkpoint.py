@@ -90,6 +90,7 @@ class Checkpoint:
                 "since_eval": group.since_eval,
                 "diverged_at": group.diverged_at,
                 "best": group.best,
+                "val_wrong": group.val_wrong,
             },
             "outcomes": {t: dataclasses.asdict(o) for t, o in outcomes.items()},
             "final_params": final_params,
@@ -119,6 +120,7 @@ class Checkpoint:
             since_eval=g["since_eval"],
             diverged_at=g["diverged_at"].to(device),
             best=g["best"],
+            val_wrong=g["val_wrong"].to(device),
         )
 
     def remove(self) -> None:

@@ -158,24 +158,38 @@ def max_errors(goal_error: float, n_val: int) -> int:
     return bound
 
 
-def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False):
+def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False, wrong=None):
     """Validation errors per trial, counted chunk by chunk over the whole validation set.
 
     With ``early_exit`` a trial stops being counted once its count exceeds its ``bound`` (an
     int, or one per trial): its goal decision is already known (not met), so decisions equal
-    those of a full count. Returns (errors, examples_counted) as CPU int64 tensors.
+    those of a full count. ``wrong`` ([T, n_val] bool, or None), updated in place, marks the
+    examples each trial got wrong when they were last counted; each trial counts those first,
+    so that a count that will pass its bound passes it after a few hundred examples rather than
+    most of the set. The order changes no full count, so no decision. Returns (errors,
+    examples_counted) as CPU int64 tensors.
     """
     trials = next(iter(params.values())).shape[0]
-    bound = torch.as_tensor(bound, device=val_x.device).expand(trials)
-    errors = torch.zeros(trials, dtype=torch.long, device=val_x.device)
-    seen = torch.zeros(trials, dtype=torch.long, device=val_x.device)
-    live = torch.arange(trials, device=val_x.device)
+    device = val_x.device
+    bound = torch.as_tensor(bound, device=device).expand(trials)
+    errors = torch.zeros(trials, dtype=torch.long, device=device)
+    seen = torch.zeros(trials, dtype=torch.long, device=device)
+    live = torch.arange(trials, device=device)
+    # stable: the examples wrong last time, then the others, each in the set's order
+    order = None if wrong is None else torch.sort((~wrong).to(torch.uint8), dim=1, stable=True).indices
     sub = params
     with torch.no_grad():
         for start in range(0, len(val_x), chunk):
-            logits = forward(model, sub, val_x[start : start + chunk], loop)
-            errors[live] += (logits.argmax(-1) != val_y[start : start + chunk]).sum(1)
-            seen[live] += len(logits[0])
+            if order is None:
+                x, y = val_x[start : start + chunk], val_y[start : start + chunk]
+            else:
+                examples = order[live, start : start + chunk]
+                x, y = val_x[examples], val_y[examples]
+            missed = forward(model, sub, x, loop).argmax(-1) != y
+            errors[live] += missed.sum(1)
+            seen[live] += missed.shape[1]
+            if order is not None:
+                wrong[live.unsqueeze(1), examples] = missed
             if early_exit:
                 under = errors[live] <= bound[live]
                 if not bool(under.all()):
@@ -204,6 +218,7 @@ class GroupState:
     since_eval: int  # steps since the last evaluation
     diverged_at: torch.Tensor  # [T] long: the step (from 0) of the first non-finite loss, -1 if none
     best: int | None  # the first step at which a trial of this group reached the tightest goal
+    val_wrong: torch.Tensor  # [T, n_val] bool: examples missed at their last count (see count_errors)
 
     def keep(self, rows: list[int]) -> None:
         """Keep only the trials at ``rows``."""
@@ -216,9 +231,10 @@ class GroupState:
         self.optimizer_state = {k: {b: v[idx] for b, v in s.items()} for k, s in self.optimizer_state.items()}
         self.order = None if self.order is None else self.order[idx]
         self.loss_sum, self.diverged_at = self.loss_sum[idx], self.diverged_at[idx]
+        self.val_wrong = self.val_wrong[idx]
 
 
-def new_group(specs, settings: StudySettings, device, n_train: int) -> GroupState:
+def new_group(specs, settings: StudySettings, device, n_train: int, n_val: int) -> GroupState:
     required = required_metaparameters(settings)
     for spec in specs:
         if spec.metaparameters.keys() != required:
@@ -256,6 +272,7 @@ def new_group(specs, settings: StudySettings, device, n_train: int) -> GroupStat
         since_eval=0,
         diverged_at=torch.full((len(specs),), -1, dtype=torch.long, device=device),
         best=None,
+        val_wrong=torch.zeros(len(specs), n_val, dtype=torch.bool, device=device),
     )
 
 
@@ -340,6 +357,7 @@ def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes
     errors, seen = torch.zeros(len(state.trials), dtype=torch.long), torch.zeros(len(state.trials), dtype=torch.long)
     if healthy:
         params = state.params if len(healthy) == len(state.trials) else {k: v[healthy] for k, v in state.params.items()}
+        wrong = state.val_wrong[healthy]  # a copy, written back below
         e, s = count_errors(
             settings.model,
             params,
@@ -349,8 +367,10 @@ def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes
             settings.eval_chunk,
             settings.early_exit,
             loop,
+            wrong,
         )
         errors[healthy], seen[healthy] = e, s
+        state.val_wrong[healthy] = wrong
     done = [diverged_at[i] < 0 and int(errors[i]) <= tightest for i in range(len(state.trials))]
     race_over = settings.mode == "race" and (any(done) or (stop_at is not None and step >= stop_at))
     rows = []
@@ -444,7 +464,7 @@ def train_study(
             state = checkpoint.restore(saved, outcomes, final_params, device)
             saved = None
         else:
-            state = new_group(group, settings, device, n_train)
+            state = new_group(group, settings, device, n_train, len(data["val_x"]))
         run = None
         while state.trials:
             if checkpoint is not None and checkpoint.due(state.step):

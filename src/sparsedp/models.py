@@ -17,13 +17,13 @@ from torch import nn
 # | ("block", in, out, stride): pre-activation residual block | ("gap",): global average pool + flatten
 ARCHITECTURES = {
     # Reference code: conv 5x5x32 VALID, pool, conv 5x5x64 VALID, pool, linear 1024 -> 10.
-    "simple_cnn": [
+    "simple_cnn": [  # conv-relu-pool, the ReLU after the pooling: the same function and gradients, on 4x fewer values
         ("conv", 1, 32, 5, 0),
-        ("relu",),
         ("pool",),
+        ("relu",),
         ("conv", 32, 64, 5, 0),
-        ("relu",),
         ("pool",),
+        ("relu",),
         ("flatten",),
         ("linear", 1024, 10),
     ],
@@ -93,6 +93,17 @@ def _conv(h, w, b, trials, **kw):
     return F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), groups=trials, **kw)
 
 
+def _max_pool2(h):
+    """2x2 max pooling. Without gradients, as the maximum of strided views: the same values,
+    and on a CPU 10x faster than F.max_pool2d on NCHW tensors (evaluation's largest cost after
+    the convolutions); with them, F.max_pool2d, whose backward is the faster."""
+    if torch.is_grad_enabled():
+        return F.max_pool2d(h, 2)
+    h = h[:, :, : h.shape[2] // 2 * 2, : h.shape[3] // 2 * 2]  # an odd last row or column is dropped, as there
+    rows = torch.maximum(h[:, :, 0::2], h[:, :, 1::2])
+    return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 def _shortcut(h, trials: int, cin: int, cout: int, stride: int):
     """Parameter-free shortcut: average pool to the new size, zero-pad the new channels."""
     if stride > 1:
@@ -147,7 +158,7 @@ def forward(model: str, params: dict[str, torch.Tensor], x: torch.Tensor, loop: 
         elif kind == "relu":
             h = F.relu(h)
         elif kind == "pool":
-            h = F.max_pool2d(h, 2)
+            h = _max_pool2(h)
         elif kind in ("flatten", "gap"):
             h = h.mean((2, 3)) if kind == "gap" else h
             h = h.reshape(batch, trials, -1).transpose(0, 1)  # [T, B, features]
