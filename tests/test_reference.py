@@ -42,6 +42,14 @@ def test_each_curves_three_regimes_verdict_follows_from_its_steps(experiment):
         assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict]
 
 
+def test_no_quick_study_has_its_best_trial_at_a_sampled_edge():
+    """At the goal its figures and claims use: a best learning rate at the lowest or highest
+    sampled point would mean the search space cuts the optimum off."""
+    studies = pd.read_csv(REFERENCE / "quick" / "steps_to_result.csv")
+    at_goal = studies[studies["goal_error"] == DENSE_MOMENTUM["quick"][0]]
+    assert len(at_goal) == 18 and at_goal["best_at_edge"].isna().all(), at_goal[["workload", "batch_size"]]
+
+
 def test_every_pruning_method_is_trained_and_judged():
     studies = pd.read_csv(REFERENCE / "pruning_quick" / "steps_to_result.csv")
     claims = pd.read_csv(REFERENCE / "pruning_quick" / "claims.csv")
