@@ -240,6 +240,16 @@ def test_pruning_methods_figure_lays_out_at_every_scale(scale):
     assert layout_problems(figure_pruning(table, critical=critical, experiment="pruning_quick")) == []
 
 
+def test_a_method_that_never_reached_the_goal_is_named_in_its_panel():
+    table, critical = methods(1, 5, 3)
+    table["budget_steps"] = 1200  # the study tables' column
+    table.loc[table["pruning"] == "grasp", "steps_to_result"] = None
+    fig = figure_pruning(table, critical=critical[critical["pruning"] != "grasp"], experiment="pruning_quick")
+    title = fig.axes[0].get_title()
+    assert "goal not reached in 1,200 steps: GraSP" in title.replace("\n", " ")
+    assert layout_problems(fig) == []
+
+
 def test_noise_and_critical_goal_figures_lay_out_with_several_pruning_methods():
     table, critical = methods(2, 5, 5)
     sparse = table[["workload", "dataset", "model", "optimizer", "pruning", "sparsity"]].drop_duplicates()

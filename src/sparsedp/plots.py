@@ -418,9 +418,15 @@ def figure_pruning(table: pd.DataFrame, critical: pd.DataFrame | None = None, ex
         curves = {m: _reached(sub[sub["pruning"] == m]) for m in shown}
         fits = {m: _critical_row(critical, wl, 0.0 if m == registry.DENSE else sparsity, m) for m in shown}
         outside = _steps_panel(ax, curves, fits, colors)
-        # Up to six curves: their B_crit outside the batch sizes named together, not one line each.
-        note = f"B_crit outside the batch sizes: {', '.join(pruning(m) for m in outside)}" if outside else ""
-        ax.set_title("\n".join([optimizer(sub["optimizer"].iloc[0]), *textwrap.wrap(note, 42)]))
+        # Up to six curves: their B_crit outside the batch sizes named together, not one line each;
+        # a method that reached the goal at no batch size has no curve, and is named.
+        missing = [pruning(m) for m in shown if curves[m].empty]
+        notes = [f"B_crit outside the batch sizes: {', '.join(pruning(m) for m in outside)}"] if outside else []
+        if missing:
+            budget = int(sub["budget_steps"].max())
+            notes.append(f"goal not reached in {budget:,} steps: {', '.join(missing)}")
+        wrapped = [line for note in notes for line in textwrap.wrap(note, 42)]
+        ax.set_title("\n".join([optimizer(sub["optimizer"].iloc[0]), *wrapped]))
     axes[0][0].set_ylabel("steps to goal")
     handles = [
         plt.Line2D(
