@@ -17,7 +17,7 @@ from torch import nn
 # | ("block", in, out, stride): pre-activation residual block | ("gap",): global average pool + flatten
 ARCHITECTURES = {
     # Reference code: conv 5x5x32 VALID, pool, conv 5x5x64 VALID, pool, linear 1024 -> 10.
-    "simple_cnn": [  # conv-relu-pool, the ReLU after the pooling: the same function and gradients, on 4x fewer values
+    "simple_cnn": [  # each ReLU after its pooling, not before: the same function and gradients on 4x fewer values
         ("conv", 1, 32, 5, 0),
         ("pool",),
         ("relu",),
