@@ -13,6 +13,7 @@ import pytest
 from matplotlib.collections import PathCollection
 
 from sparsedp.analysis import critical_batch_table, steps_model
+from sparsedp.labels import pow2
 from sparsedp.plots import (
     FONT_PT,
     MAX_WIDTH,
@@ -90,9 +91,17 @@ def noise(n_workloads, n_sparsities, seed=0):
         for s in SPARSITIES[:n_sparsities]
     ]
     table = pd.DataFrame(rows)
-    fits = table[["workload", "pruning", "sparsity"]].assign(b_crit=2 ** rng.uniform(5, 11, len(table)))
+    fits = table[["workload", "pruning", "sparsity"]].assign(
+        b_crit=2 ** rng.uniform(5, 11, len(table)), goal_error=0.02
+    )
     fits = fits.assign(b_crit_lo=fits["b_crit"] / 1.5, b_crit_hi=fits["b_crit"] * 1.3)
-    return table, fits.iloc[1:]  # one curve without a fit
+    # The curves the fits came from: batch sizes 2^4..2^12 reached the goal, the last curve's
+    # only 2^4..2^5, so that its B_crit lies outside them (named, not drawn).
+    curves = fits.merge(pd.DataFrame({"batch_size": 2 ** np.arange(4, 13)}), how="cross")
+    last = (curves[["workload", "sparsity"]] == fits[["workload", "sparsity"]].iloc[-1]).all(axis=1)
+    curves = curves[~last | (curves["batch_size"] <= 32)]
+    steps = curves.assign(steps_to_result=steps_model(curves["batch_size"], 100.0, curves["b_crit"]))
+    return table, fits.iloc[1:], steps  # one curve without a fit
 
 
 def texts(fig):
@@ -205,8 +214,14 @@ def test_figure5_lays_out_at_every_scale(n_sparsities, batches, metaparameters):
 
 @pytest.mark.parametrize("n_workloads,n_sparsities", [(1, 2), (1, 1), (4, 4), (2, 3)])
 def test_noise_scale_figure_lays_out_at_every_scale(n_workloads, n_sparsities):
-    table, fits = noise(n_workloads, n_sparsities)
-    assert layout_problems(noise_scale_figure(table, fits, experiment="paper")) == []
+    table, fits, steps = noise(n_workloads, n_sparsities)
+    fig = noise_scale_figure(table, fits, steps, experiment="paper")
+    assert layout_problems(fig) == []
+    if len(fits) > 1:  # the last curve's B_crit, outside its batch sizes: named, not drawn
+        last = fits.iloc[-1]
+        assert sum(f"B_crit {pow2(last['b_crit'])} above range" in ax.get_title() for ax in fig.axes) == 1
+        drawn = [y for ax in fig.axes for line in ax.lines if line.get_marker() == "s" for y in line.get_ydata()]
+        assert last["b_crit"] not in drawn and fits["b_crit"].iloc[0] in drawn
 
 
 def test_the_checks_find_what_the_old_figure_1_did_wrong():
@@ -254,7 +269,7 @@ def test_noise_and_critical_goal_figures_lay_out_with_several_pruning_methods():
     table, critical = methods(2, 5, 5)
     sparse = table[["workload", "dataset", "model", "optimizer", "pruning", "sparsity"]].drop_duplicates()
     noise = sparse.assign(b_simple=20.0, b_simple_se=2.0, networks=2, draws=20)
-    fig = noise_scale_figure(noise, critical, experiment="pruning_quick")
-    assert sum(ax.get_title().endswith("pruned with SynFlow") for ax in fig.axes) == 2  # a panel per method
+    fig = noise_scale_figure(noise, critical, table, experiment="pruning_quick")
+    assert sum("pruned with SynFlow" in ax.get_title() for ax in fig.axes) == 2  # a panel per method
     assert layout_problems(fig) == []
-    assert layout_problems(critical_batch_goal_figure(critical, experiment="pruning_quick")) == []
+    assert layout_problems(critical_batch_goal_figure(critical, table, experiment="pruning_quick")) == []

@@ -173,8 +173,8 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
     noise = pd.DataFrame([dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
                                pruning="snip", sparsity=0.999, b_simple=float("nan"), b_simple_se=float("nan"), networks=1, draws=8,
                                batch_small=16, batch_big=128)])  # fmt: skip
-    critical = pd.DataFrame(columns=["workload", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"])
-    fig = noise_scale_figure(noise, critical, "test")
+    critical = pd.DataFrame(columns=[*KEYS, "b_crit", "b_crit_lo", "b_crit_hi"])
+    fig = noise_scale_figure(noise, critical, pd.DataFrame(columns=[*KEYS, "batch_size", "steps_to_result"]), "test")
     title = fig.axes[0].get_title()
     assert "no finite B_simple" in title and "no B_crit fit" in title
 
@@ -183,5 +183,27 @@ def test_a_critical_batch_figure_without_any_curve_renders_and_says_so():
     from sparsedp.plots import critical_batch_goal_figure
 
     columns = [*KEYS, "b_crit", "b_crit_lo", "b_crit_hi"]  # the critical-batch table's curve keys and fit
-    fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), "test")
+    studies = pd.DataFrame(columns=[*KEYS, "batch_size", "steps_to_result"])
+    fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), studies, "test")
     assert [t.get_text() for t in fig.axes[0].texts] == ["no curve reached a goal"]
+
+
+def test_a_critical_batch_size_outside_its_curves_batch_sizes_is_drawn_hollow_and_said_so():
+    from sparsedp.plots import critical_batch_goal_figure
+
+    curve = dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum", pruning="none",
+                 sparsity=0.0)  # fmt: skip
+    studies = pd.DataFrame(
+        [curve | dict(goal_error=g, batch_size=b, steps_to_result=s) for g in (0.1, 0.05) for b, s in
+         ((16, 100.0), (32, 60.0), (64, 40.0))]
+    )  # fmt: skip
+    critical = pd.DataFrame(
+        [curve | dict(goal_error=0.1, b_crit=40.0, b_crit_lo=30.0, b_crit_hi=50.0),
+         curve | dict(goal_error=0.05, b_crit=300.0, b_crit_lo=200.0, b_crit_hi=400.0)]  # above batch 64
+    )  # fmt: skip
+    fig = critical_batch_goal_figure(critical, studies, "test")
+    faces = {line.get_ydata()[0]: line.get_markerfacecolor() for line in fig.axes[0].lines if line.get_marker() == "D"}
+    assert faces[300.0] == "white" and faces[40.0] != "white"
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "outside the batch sizes measured" in legend
+    plt.close(fig)

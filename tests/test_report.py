@@ -49,6 +49,15 @@ def test_the_report_builds_without_docutils_messages(report):
     assert not DOCUTILS_MESSAGE.search(path.read_text())
 
 
+def test_the_reports_introduction_names_the_figures_of_this_run(report):
+    """The tiny run draws Figures 1 and 4 only: the introduction names those, not the paper's five."""
+    _, path, _ = report
+    intro = re.search(r"Results: (.*?)Tables", path.read_text(), re.S)[1]
+    assert "fig1_mnist plot steps-to-result against batch size" in intro
+    assert "fig4_mnist every trial of chosen studies" in intro
+    assert "fig2_mnist" not in intro and "fig5_cifar" not in intro
+
+
 def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
     workdir, path, _ = report
     results = embedded(path.read_text(), "results")

@@ -177,3 +177,16 @@ def test_noise_scale_table_and_figure(finished_run):
     assert table["b_simple"].iloc[-1] == pytest.approx(sum(per_network) / len(per_network))
     for ext in ("pdf", "png"):
         assert (out / f"figures/noise_scale.{ext}").stat().st_size > 10_000
+
+
+def test_the_regimes_pilot_trains_the_workflows_own_dense_study(finished_run, mnist_npz):
+    """benchmarks/regimes_pilot.py (a preset's dense curve outside the workflow) must give the
+    workflow's steps-to-result when nothing is overridden: its verdicts stand for the preset's."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from regimes_pilot import study
+
+    workdir, config = finished_run
+    table = pd.read_csv(results(workdir, config) / "tables" / "steps_to_result.csv")
+    for batch in (32, 64):  # census (a Figure 4 study) and race
+        row = table[(table["sparsity"] == 0) & (table["batch_size"] == batch)]
+        assert study(config, "mnist_momentum", batch, mnist_npz)[:2] == (batch, row["steps_to_result"].tolist())

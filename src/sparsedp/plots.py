@@ -482,13 +482,29 @@ def render(
     _save(FIGURES[name](table, experiment=experiment, **marks), pdf, png)
 
 
-def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: str | None = None):
+def _fit_range(critical: pd.DataFrame, studies: pd.DataFrame) -> pd.Series:
+    """Per row of ``critical``: "" where its B_crit lies within the batch sizes at which its curve
+    reached the goal (``studies``: the steps-to-result table), else "above" or "below" them (an
+    extrapolation, not a measurement)."""
+    reached = _reached(studies).groupby(["workload", "pruning", "sparsity", "goal_error"])["batch_size"]
+    low, high = reached.min(), reached.max()
+    keys = zip(critical["workload"], critical["pruning"], critical["sparsity"], critical["goal_error"])
+    where = ["above" if b > high.get(k, -np.inf) else "below" if b < low.get(k, np.inf) else ""
+             for k, b in zip(keys, critical["b_crit"])]  # fmt: skip
+    return pd.Series(where, index=critical.index, dtype=object)
+
+
+def noise_scale_figure(
+    noise: pd.DataFrame, critical: pd.DataFrame, studies: pd.DataFrame, experiment: str | None = None
+):
     """Per workload against sparsity: the simple noise scale B_simple at initialisation (± its
-    standard error) and the critical batch size B_crit fitted to the steps-to-result curve (its
-    68% interval; absent where a curve has fewer than three reached batch sizes)."""
+    standard error) and the critical batch size B_crit fitted to the steps-to-result curve
+    (``studies``), with its 68% interval; absent where a curve has fewer than three reached batch
+    sizes, named but not drawn where it lies beyond the batch sizes measured."""
     _style()
     cols = ["workload", "pruning", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
-    both = noise.merge(critical.reindex(columns=cols), on=["workload", "pruning", "sparsity"], how="left")
+    critical = critical.assign(outside=_fit_range(critical, studies))
+    both = noise.merge(critical.reindex(columns=[*cols, "outside"]), on=cols[:3], how="left")
     # A panel per workload and pruning method (its sparse networks beside the shared dense one).
     panels = []
     for wl in ordered_workloads(both):
@@ -513,9 +529,12 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
             title += f"\npruned with {pruning(method)}"
         if simple.empty:
             title += "\nno finite B_simple (|G|² = 0: a layer pruned whole?)"
-        if fit.empty:
+        beyond, fit = fit[fit["outside"] != ""], fit[fit["outside"] == ""]
+        for row in beyond.itertuples():
+            title += f"\n{percent(row.sparsity)}: B_crit {pow2(row.b_crit)} {row.outside} range"
+        if fit.empty and beyond.empty:
             title += "\nno B_crit fit (< 3 reached batch sizes)"
-        else:
+        elif not fit.empty:
             x = 100 * fit["sparsity"] + shift
             ax.vlines(x, fit["b_crit_lo"], fit["b_crit_hi"], lw=1.5, color="tab:orange")
             ax.plot([*x, *x], [*fit["b_crit_lo"], *fit["b_crit_hi"]], "_", ms=8, mew=1.5, color="tab:orange")
@@ -530,7 +549,7 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
     for ax in axes.flat[len(panels) :]:
         ax.remove()  # an empty cell of the grid
     handles = [plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e.")]
-    if both["b_crit"].notna().any():
+    if (both["b_crit"].notna() & both["outside"].eq("")).any():
         handles.append(
             plt.Line2D([], [], marker="s", ls="--", color="tab:orange", label="B_crit measured, line: 68% interval")
         )
@@ -545,16 +564,21 @@ def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: 
     return fig
 
 
-def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
-    _save(noise_scale_figure(noise, critical, experiment), pdf, png)
+def render_noise_scale(
+    noise: pd.DataFrame, critical: pd.DataFrame, studies: pd.DataFrame, pdf, png, experiment: str | None = None
+) -> None:
+    _save(noise_scale_figure(noise, critical, studies, experiment), pdf, png)
 
 
-def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = None):
+def critical_batch_goal_figure(critical: pd.DataFrame, studies: pd.DataFrame, experiment: str | None = None):
     """Per workload, the critical batch size B_crit (68% interval) of each sparsity's curve
     against the goal error, tighter goals to the right (McCandlish et al. 2018 predict B_crit
-    grows as the goal tightens). Curves with fewer than three reached batch sizes have no fit."""
+    grows as the goal tightens); hollow where it lies outside the batch sizes at which its
+    curve (``studies``) reached that goal, an extrapolation. Curves with fewer than three reached
+    batch sizes have no fit."""
     _style()
     fits = critical.dropna(subset=["b_crit"])
+    fits = fits.assign(in_range=_fit_range(fits, studies) == "")
     workloads = ordered_workloads(critical)
     title = "Critical batch size against goal error"
     subtitle = " · ".join(
@@ -585,7 +609,10 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
         ax.set_title(f"{network(first['model'], first['dataset'])}, {optimizer(first['optimizer'])}")
         for key, curve in sub.groupby(["sparsity", "pruning"]):
             curve = curve.sort_values("goal_error")
-            ax.plot(curve["goal_error"], curve["b_crit"], "D-", ms=4, color=palette[key])
+            ax.plot(curve["goal_error"], curve["b_crit"], "-", color=palette[key])
+            for inside, points in curve.groupby("in_range"):
+                face = palette[key] if inside else "white"
+                ax.plot(points["goal_error"], points["b_crit"], "D", ms=4, color=palette[key], mfc=face)
             ax.vlines(curve["goal_error"], curve["b_crit_lo"], curve["b_crit_hi"], lw=1.5, color=palette[key])
         if sub.empty:
             ax.text(0.5, 0.5, "no B_crit fit\n(< 3 reached batch sizes)", ha="center", va="center",
@@ -603,10 +630,17 @@ def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = 
     for ax in axes.flat[len(workloads) :]:
         ax.remove()  # an empty cell of the grid
     handles = [plt.Line2D([], [], marker="D", color=palette[k], label=names[k]) for k in keys]
-    _legend(fig, handles + [plt.Line2D([], [], color="grey", lw=1.5, label="68% interval of B_crit")])
+    handles.append(plt.Line2D([], [], color="grey", lw=1.5, label="68% interval of B_crit"))
+    if not fits["in_range"].all():
+        handles.append(
+            plt.Line2D([], [], marker="D", ls="", color="grey", mfc="white", label="outside the batch sizes measured")
+        )
+    _legend(fig, handles)
     _title(fig, title, subtitle)
     return fig
 
 
-def render_critical_batch_goal(critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
-    _save(critical_batch_goal_figure(critical, experiment), pdf, png)
+def render_critical_batch_goal(
+    critical: pd.DataFrame, studies: pd.DataFrame, pdf, png, experiment: str | None = None
+) -> None:
+    _save(critical_batch_goal_figure(critical, studies, experiment), pdf, png)

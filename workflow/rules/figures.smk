@@ -28,7 +28,8 @@ rule figure:
 # of a workload's goal_errors), from critical_batch.csv.
 rule critical_batch_figure:
     input:
-        f"{TABLES}/critical_batch.csv",
+        critical=f"{TABLES}/critical_batch.csv",
+        studies=f"{TABLES}/steps_to_result.csv",
     output:
         pdf=f"{FIGURES}/critical_batch_goal.pdf",
         png=report(

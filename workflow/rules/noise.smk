@@ -47,6 +47,7 @@ rule noise_scale_figure:
     input:
         noise=f"{TABLES}/noise_scale.csv",
         critical=f"{TABLES}/critical_batch.csv",
+        studies=f"{TABLES}/steps_to_result.csv",
     output:
         pdf=f"{FIGURES}/noise_scale.pdf",
         png=report(
