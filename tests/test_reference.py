@@ -2,8 +2,8 @@
 checked against what they must show: claims a and c decided where SGD and Momentum were both
 trained, each curve's three-regimes verdict in the pipeline's own table equal to the steps it
 was computed from, one code version per table, every pruning method judged. (The quick
-preset's dense Momentum curve at goal 0.05 does not meet the three-regimes test;
-reference/quick/README.md says why.)"""
+preset's dense Momentum curve meets the three-regimes test at goal 0.1, not at 0.05;
+reference/quick/README.md says why, with the pilots that measured it.)"""
 
 from pathlib import Path
 
@@ -14,8 +14,9 @@ from sparsedp.analysis import three_regimes
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 EXPERIMENTS = ["quick", "cpu_paper", "pruning_quick"]
-# The three-regimes verdict of the dense Momentum curve, as measured (workload, goal error).
-DENSE_MOMENTUM = {"quick": (0.05, False), "cpu_paper": (0.02, True)}
+# The three-regimes verdicts of the dense Momentum curve, as measured: (goal error, verdict), the
+# first at the goal the experiment's figures and claims use.
+DENSE_MOMENTUM = {"quick": [(0.05, False), (0.1, True)], "cpu_paper": [(0.02, True)]}
 
 
 @pytest.mark.parametrize("experiment", ["quick", "cpu_paper"])  # the experiments with SGD and Momentum
@@ -36,17 +37,16 @@ def test_each_curves_three_regimes_verdict_follows_from_its_steps(experiment):
         curve = curve.sort_values("batch_size")
         verdicts[key] = three_regimes(curve["batch_size"], curve["steps_to_result"].to_numpy(float))
     assert {tuple(row[keys]): bool(row["three_regimes"]) for _, row in critical.iterrows()} == verdicts
-    if experiment in DENSE_MOMENTUM:
-        goal, verdict = DENSE_MOMENTUM[experiment]
-        dense = critical[(critical["workload"] == "mnist_momentum") & (critical["sparsity"] == 0)]
-        assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict]
+    dense = critical[(critical["workload"] == "mnist_momentum") & (critical["sparsity"] == 0)]
+    for goal, verdict in DENSE_MOMENTUM.get(experiment, []):
+        assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict], goal
 
 
 def test_no_quick_study_has_its_best_trial_at_a_sampled_edge():
     """At the goal its figures and claims use: a best learning rate at the lowest or highest
     sampled point would mean the search space cuts the optimum off."""
     studies = pd.read_csv(REFERENCE / "quick" / "steps_to_result.csv")
-    at_goal = studies[studies["goal_error"] == DENSE_MOMENTUM["quick"][0]]
+    at_goal = studies[studies["goal_error"] == DENSE_MOMENTUM["quick"][0][0]]
     assert len(at_goal) == 18 and at_goal["best_at_edge"].isna().all(), at_goal[["workload", "batch_size"]]
 
 
