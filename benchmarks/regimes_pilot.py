@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 from sparsedp.analysis import doubling_savings, three_regimes  # noqa: E402
 from sparsedp.config import Study, load  # noqa: E402
 from sparsedp.identity import data_identity, study_identity, trial_identities  # noqa: E402
-from sparsedp.jobs import prepare_data  # noqa: E402
+from sparsedp.jobs import prepare_data, study_settings  # noqa: E402
 
 NPZ = REPO / "results/benchmark/data"
 
@@ -34,12 +35,10 @@ NPZ = REPO / "results/benchmark/data"
 def study(config: dict, workload: str, batch: int, npz: Path) -> tuple[int, list, float]:
     """(batch size, the study's best steps per goal, seconds) of one dense study, on the data
     file ``npz``."""
-    import time
-
     import torch
 
     from sparsedp.data import load_tensors
-    from sparsedp.engine import StudySettings, TrialSpec, train_study
+    from sparsedp.engine import TrialSpec, train_study
     from sparsedp.models import init_parameters
 
     torch.set_num_threads(1)
@@ -50,17 +49,7 @@ def study(config: dict, workload: str, batch: int, npz: Path) -> tuple[int, list
         params = init_parameters(identity["model"], trial["trial"])  # trial k is initialised with seed k
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
         specs.append(TrialSpec(trial["trial"], trial["metaparameters"], params, masks))
-    settings = StudySettings(
-        identity["model"],
-        identity["optimizer"],
-        identity["schedule"],
-        batch,
-        tuple(identity["goal_errors"]),
-        identity["budget_steps"],
-        identity["eval_every"],
-        mode=identity["mode"],
-        eval_chunk=config["training"]["eval_chunk"],
-    )
+    settings = study_settings(identity, config["training"])  # as the workflow's training job
     data = load_tensors(npz, "cpu")
     start = time.perf_counter()
     outcomes = train_study(specs, data, settings, "cpu")

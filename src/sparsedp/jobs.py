@@ -155,6 +155,26 @@ def load_mask(stamp, expected: dict, allow_collapse: bool) -> dict:
     return saved
 
 
+def study_settings(identity: dict, training: dict):
+    """The engine's settings for the study ``identity`` (what defines its results) run with the
+    config's ``training`` keys eval_chunk, early_exit and group_examples (how: no result changes)."""
+    from .engine import StudySettings
+
+    return StudySettings(
+        model=identity["model"],
+        optimizer=identity["optimizer"],
+        schedule=identity["schedule"],
+        batch_size=identity["batch_size"],
+        goal_errors=tuple(identity["goal_errors"]),
+        budget_steps=identity["budget_steps"],
+        eval_every=identity["eval_every"],
+        mode=identity["mode"],
+        eval_chunk=training["eval_chunk"],
+        early_exit=training["early_exit"],
+        max_group=max(1, training["group_examples"] // identity["batch_size"]),
+    )
+
+
 def train(identity: dict, job: dict) -> None:
     """Train trials ``job['trials']`` of the study ``identity`` together; write one record per
     trial to ``job['outputs']`` (same order); resume from ``job['checkpoint']`` if a killed run
@@ -162,7 +182,7 @@ def train(identity: dict, job: dict) -> None:
     import torch
 
     from .checkpoint import Checkpoint, run_key
-    from .engine import StudySettings, TrialSpec, train_study
+    from .engine import TrialSpec, train_study
 
     check_code(identity, "trial")
     device = choose_device(job["device"])
@@ -173,19 +193,7 @@ def train(identity: dict, job: dict) -> None:
         TrialSpec(trial=t["trial"], metaparameters=t["metaparameters"], params=m["params"], masks=m["masks"])
         for t, m in zip(trials, masks)
     ]
-    study = StudySettings(
-        model=identity["model"],
-        optimizer=identity["optimizer"],
-        schedule=identity["schedule"],
-        batch_size=identity["batch_size"],
-        goal_errors=tuple(identity["goal_errors"]),
-        budget_steps=identity["budget_steps"],
-        eval_every=identity["eval_every"],
-        mode=identity["mode"],
-        eval_chunk=settings["eval_chunk"],
-        early_exit=settings["early_exit"],
-        max_group=max(1, settings["group_examples"] // identity["batch_size"]),
-    )
+    study = study_settings(identity, settings)
     tensors = load_data(job["data"], device, identity["data"])
     start = time.perf_counter()
     run = run_key(specs, study, data=identity["data"], device=device)
