@@ -44,6 +44,15 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def benchmark_data(config: dict, dataset: str = "mnist") -> Path:
+    """The benchmarks' copy of a dataset's split, results/benchmark/data/<dataset>.npz, made the
+    first time by the data rule's own code."""
+    npz = REPO / "results/benchmark/data" / f"{dataset}.npz"
+    if not npz.exists():
+        prepare_data(data_identity(dataset), {"data": config["data"], "output": str(npz)})
+    return npz
+
+
 def make_specs(n, config, optimizer):
     workload = {"optimizer": optimizer, "schedule": "constant"}
     search = dict(config["search"], n_trials=n)
@@ -116,10 +125,7 @@ def main():
     cuda = torch.device(args.device).type == "cuda"
     config = load([REPO / "config.yaml", args.config], REPO / "workflow/schemas/config.schema.yaml")
     eval_chunk = args.eval_chunk or config["training"]["eval_chunk"]
-    npz = REPO / "results/benchmark/data/mnist.npz"
-    if not npz.exists():
-        prepare_data(data_identity("mnist"), {"data": config["data"], "output": str(npz)})
-    data = load_tensors(npz, args.device)
+    data = load_tensors(benchmark_data(config), args.device)
     specs = make_specs(args.trials, config, args.optimizer)
     name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} threads"
     print(f"device: {name}; torch {torch.__version__}; {args.trials} trials, {args.optimizer}, dense Simple-CNN, MNIST")

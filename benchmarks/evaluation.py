@@ -24,14 +24,12 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from engine_vs_plain import make_specs  # noqa: E402
+from engine_vs_plain import benchmark_data, make_specs  # noqa: E402
 
 from sparsedp import models  # noqa: E402
 from sparsedp.config import load  # noqa: E402
 from sparsedp.data import load_tensors  # noqa: E402
 from sparsedp.engine import StudySettings, count_errors, max_errors, train_study  # noqa: E402
-from sparsedp.identity import data_identity  # noqa: E402
-from sparsedp.jobs import prepare_data  # noqa: E402
 
 
 def trained(specs, data, settings, steps):
@@ -61,10 +59,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load([REPO / "config.yaml", REPO / "config/quick.yaml"], REPO / "workflow/schemas/config.schema.yaml")
-    npz = REPO / "results/benchmark/data/mnist.npz"
-    if not npz.exists():
-        prepare_data(data_identity("mnist"), {"data": config["data"], "output": str(npz)})
-    data = load_tensors(npz, "cpu")
+    data = load_tensors(benchmark_data(config), "cpu")
     val = data["val_x"], data["val_y"]
     n_val = len(val[0])
     specs = make_specs(args.trials, config, "momentum")

@@ -24,12 +24,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from engine_vs_plain import benchmark_data  # noqa: E402
+
 from sparsedp.analysis import doubling_savings, three_regimes  # noqa: E402
 from sparsedp.config import Study, load  # noqa: E402
-from sparsedp.identity import data_identity, study_identity, trial_identities  # noqa: E402
-from sparsedp.jobs import prepare_data, study_settings  # noqa: E402
-
-NPZ = REPO / "results/benchmark/data"
+from sparsedp.identity import study_identity, trial_identities  # noqa: E402
+from sparsedp.jobs import study_settings  # noqa: E402
 
 
 def study(config: dict, workload: str, batch: int, npz: Path) -> tuple[int, list, float]:
@@ -80,9 +80,7 @@ def main():
     if args.goals:
         spec["goal_errors"] = sorted((float(g) for g in args.goals.split(",")), reverse=True)
     batches = [int(b) for b in args.batches.split(",")] if args.batches else spec["batch_sizes"]
-    npz = NPZ / f"{spec['dataset']}.npz"
-    if not npz.exists():
-        prepare_data(data_identity(spec["dataset"]), {"data": config["data"], "output": str(npz)})
+    npz = benchmark_data(config, spec["dataset"])
     print(
         f"{args.workload} dense, {config['search']['n_trials']} trials per study, validation every "
         f"{config['training']['eval_every']} steps, batch sizes {batches}"
