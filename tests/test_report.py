@@ -9,14 +9,16 @@ import json
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import PIL.Image
 import pytest
 
+from sparsedp import registry
 from sparsedp.plots import FONT_PT
 
-from conftest import REPO, snakemake
+from conftest import REPO, load_config, snakemake
 
 CHROMIUM = shutil.which("chromium")
 # As root, in a container, offline: no sandbox, no GPU, no background traffic.
@@ -56,6 +58,40 @@ def test_the_reports_introduction_names_the_figures_of_this_run(report):
     assert "fig1_mnist plot steps-to-result against batch size" in intro
     assert "fig4_mnist every trial of chosen studies" in intro
     assert "fig2_mnist" not in intro and "fig5_cifar" not in intro
+
+
+def introduction(config: dict):
+    """workflow.rst rendered as Snakemake renders the report's global page (it sees only the
+    config); its top-level ``set`` values are attributes of the result."""
+    import jinja2
+
+    template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined).from_string(
+        (REPO / "workflow/report/workflow.rst").read_text()
+    )
+    return template.make_module({"snakemake": SimpleNamespace(config=config)})
+
+
+def test_the_introductions_labels_and_searched_ranges_are_the_registrys():
+    intro = introduction(load_config())
+    labels = {"optimizer": registry.OPTIMIZERS, "model": registry.MODELS, "dataset": registry.DATASETS,
+              "pruning": registry.PRUNING, "schedule": registry.SCHEDULES}  # fmt: skip
+    for name, entries in labels.items():
+        assert getattr(intro, name) == {key: entry.label for key, entry in entries.items()}, name
+    searched = {key: entry.metaparameters for key, entry in {**registry.OPTIMIZERS, **registry.SCHEDULES}.items()}
+    assert intro.ranges == {key: [registry.METAPARAMETERS[m].range_key for m in ms] for key, ms in searched.items()}
+    assert intro.trial_level == [name for name, figure in registry.FIGURES.items() if figure.level == "trials"]
+
+
+@pytest.mark.parametrize("preset", ["config/quick.yaml", "config/pruning_quick.yaml", "config/quick_cifar.yaml"])
+def test_the_introduction_states_each_workloads_own_search_and_pruning(preset):
+    config = load_config(preset)
+    text = " ".join(str(introduction(config)).split())
+    for name, workload in config["workloads"].items():
+        line = text.split(f"**{name}**:", 1)[1].split("- **", 1)[0]
+        methods = ", ".join(registry.PRUNING[p].label for p in workload["pruning"])
+        assert f"pruned with {methods};" in line, line
+        low = {**config["search"], **workload.get("search", {})}["learning_rate"]["low"]
+        assert f"searches learning rate {low} to " in line, line
 
 
 def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
