@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sparsedp.analysis import b_crit_range
 from sparsedp.claims import COLUMNS, claims_table
 
 BATCH = [16, 32, 64, 128, 256, 512, 1024, 2048]
@@ -24,10 +25,11 @@ def curve(optimizer, sparsity, steps, batch=BATCH, dataset="mnist", goal=0.02, n
 
 
 def fit(optimizer, sparsity, b_crit, lo, hi, dataset="mnist", eops=np.nan, n_points=8, goal=0.02, pruning="snip"):
+    """A curve's row of the critical-batch table, its curve reaching the goal at every batch size of BATCH."""
     return dict(workload=f"{dataset}_{optimizer}", dataset=dataset, model="simple_cnn" if dataset == "mnist" else "resnet8", optimizer=optimizer, pruning=method(sparsity, pruning), sparsity=sparsity, goal_error=goal,
-                n_points=n_points,
-                s_min=100.0, b_crit=b_crit, b_crit_lo=lo, b_crit_hi=hi, end_of_perfect_scaling=eops,
-                perfect_scaling_end="observed" if np.isfinite(eops) else "above_range")  # fmt: skip
+                n_points=n_points, batch_min=BATCH[0], batch_max=BATCH[-1],
+                s_min=100.0, b_crit=b_crit, b_crit_lo=lo, b_crit_hi=hi, b_crit_range=str(b_crit_range(b_crit, BATCH[0], BATCH[-1])),
+                end_of_perfect_scaling=eops, perfect_scaling_end="observed" if np.isfinite(eops) else "above_range")  # fmt: skip
 
 
 def perfect(s0):

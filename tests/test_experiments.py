@@ -167,6 +167,12 @@ def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_r
     workdir = copy_run(tiny_run[0], tmp_path / "run")
     config = tiny_run[1]
     assert dry_run_with(repo_copy, workdir, config) == {}
+    # A change of the analysis code redoes the studies, tables and figures, and trains nothing.
+    plots = repo_copy / "src/sparsedp/plots.py"
+    plots.write_text(plots.read_text().replace("def _style(", "EDITED = True\n\n\ndef _style(", 1))
+    counts = dry_run_with(repo_copy, workdir, config)
+    assert {"reduce_study", "critical_batch_table", "claims_table", "figure", "noise_scale_figure"} <= set(counts)
+    assert not set(counts) & TRAINING
     # Touching or editing the job command, the wrappers and the table/figure scripts trains nothing.
     for path in [*(repo_copy / "workflow/scripts").glob("*.py"), repo_copy / "src/sparsedp/jobs.py"]:
         path.write_text(path.read_text() + "\n# edited\n")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection
 
-from sparsedp.analysis import critical_batch_table, steps_model
+from sparsedp.analysis import b_crit_range, critical_batch_table, steps_model
 from sparsedp.labels import pow2
 from sparsedp.plots import (
     FONT_PT,
@@ -94,14 +94,12 @@ def noise(n_workloads, n_sparsities, seed=0):
     fits = table[["workload", "pruning", "sparsity"]].assign(
         b_crit=2 ** rng.uniform(5, 11, len(table)), goal_error=0.02
     )
-    fits = fits.assign(b_crit_lo=fits["b_crit"] / 1.5, b_crit_hi=fits["b_crit"] * 1.3)
-    # The curves the fits came from: batch sizes 2^4..2^12 reached the goal, the last curve's
-    # only 2^4..2^5, so that its B_crit lies outside them (named, not drawn).
-    curves = fits.merge(pd.DataFrame({"batch_size": 2 ** np.arange(4, 13)}), how="cross")
-    last = (curves[["workload", "sparsity"]] == fits[["workload", "sparsity"]].iloc[-1]).all(axis=1)
-    curves = curves[~last | (curves["batch_size"] <= 32)]
-    steps = curves.assign(steps_to_result=steps_model(curves["batch_size"], 100.0, curves["b_crit"]))
-    return table, fits.iloc[1:], steps  # one curve without a fit
+    fits = fits.assign(b_crit_lo=fits["b_crit"] / 1.5, b_crit_hi=fits["b_crit"] * 1.3, batch_min=16, batch_max=2**12)
+    # The last curve reached the goal at batch sizes 2^4 and 2^5 only, so that its B_crit lies
+    # outside them (named, not drawn).
+    fits.loc[fits.index[-1], "batch_max"] = 32
+    fits["b_crit_range"] = b_crit_range(fits["b_crit"], fits["batch_min"], fits["batch_max"])
+    return table, fits.iloc[1:]  # one curve without a fit
 
 
 def texts(fig):
@@ -214,8 +212,8 @@ def test_figure5_lays_out_at_every_scale(n_sparsities, batches, metaparameters):
 
 @pytest.mark.parametrize("n_workloads,n_sparsities", [(1, 2), (1, 1), (4, 4), (2, 3)])
 def test_noise_scale_figure_lays_out_at_every_scale(n_workloads, n_sparsities):
-    table, fits, steps = noise(n_workloads, n_sparsities)
-    fig = noise_scale_figure(table, fits, steps, experiment="paper")
+    table, fits = noise(n_workloads, n_sparsities)
+    fig = noise_scale_figure(table, fits, experiment="paper")
     assert layout_problems(fig) == []
     if len(fits) > 1:  # the last curve's B_crit, outside its batch sizes: named, not drawn
         last = fits.iloc[-1]
@@ -269,7 +267,7 @@ def test_noise_and_critical_goal_figures_lay_out_with_several_pruning_methods():
     table, critical = methods(2, 5, 5)
     sparse = table[["workload", "dataset", "model", "optimizer", "pruning", "sparsity"]].drop_duplicates()
     noise = sparse.assign(b_simple=20.0, b_simple_se=2.0, networks=2, draws=20)
-    fig = noise_scale_figure(noise, critical, table, experiment="pruning_quick")
+    fig = noise_scale_figure(noise, critical, experiment="pruning_quick")
     assert sum("pruned with SynFlow" in ax.get_title() for ax in fig.axes) == 2  # a panel per method
     assert layout_problems(fig) == []
-    assert layout_problems(critical_batch_goal_figure(critical, table, experiment="pruning_quick")) == []
+    assert layout_problems(critical_batch_goal_figure(critical, experiment="pruning_quick")) == []

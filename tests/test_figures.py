@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.markers import MarkerStyle
 
-from sparsedp.analysis import KEYS, steps_model
+from sparsedp.analysis import KEYS, b_crit_range, steps_model
 from sparsedp.plots import STATUS_STYLE, figure1, figure2, figure4, render
 
 STATUSES = ["complete", "incomplete", "infeasible", "complete", "incomplete", "complete", "infeasible", "complete"]
@@ -89,9 +89,14 @@ def studies_and_fits():
                           pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, batch_size=b, n_trials=100,
                           steps_to_result=round(s), goal_error=0.02) for b, s in zip(BATCH, steps)]  # fmt: skip
             fits.append(dict(workload=f"mnist_{optimizer}", optimizer=optimizer, pruning="none" if sparsity == 0 else "snip", sparsity=sparsity, n_points=8,
-                             s_min=100.0, b_crit=b_crit, b_crit_lo=b_crit / 1.2, b_crit_hi=b_crit * 1.2,
-                             end_of_perfect_scaling=np.nan))  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(fits)
+                             batch_min=BATCH[0], batch_max=BATCH[-1], s_min=100.0, b_crit=b_crit, b_crit_lo=b_crit / 1.2,
+                             b_crit_hi=b_crit * 1.2, end_of_perfect_scaling=np.nan))  # fmt: skip
+    return pd.DataFrame(rows), ranged(pd.DataFrame(fits))
+
+
+def ranged(fits: pd.DataFrame) -> pd.DataFrame:
+    """Hand-made fits with their b_crit_range, as the critical-batch table gives it."""
+    return fits.assign(b_crit_range=b_crit_range(fits["b_crit"], fits["batch_min"], fits["batch_max"]))
 
 
 def diamonds(ax):
@@ -119,7 +124,7 @@ def test_critical_batch_outside_the_data_or_missing_is_not_drawn_but_named():
     table, fits = studies_and_fits()
     fits.loc[0, "b_crit"] = 2.0**20  # SGD dense: far beyond the batch sizes measured
     fits.loc[1, ["b_crit", "s_min"]] = np.nan  # SGD 90%: too few points, no fit
-    fig = figure1(table, critical=fits)
+    fig = figure1(table, critical=ranged(fits))
     sgd_dense, sgd_sparse = fig.axes[0], fig.axes[1]
     assert diamonds(sgd_dense) == [] and sgd_dense.get_title() == "SGD, 0% sparse\nB_crit 2^20.0 above range"
     assert diamonds(sgd_sparse) == [] and sgd_sparse.get_title() == "SGD, 90% sparse"
@@ -159,9 +164,9 @@ def test_a_curve_the_model_fits_exactly_draws_its_critical_batch_size():
     )  # fmt: skip
     fits = pd.DataFrame(
         [dict(workload="cifar_nesterov", optimizer="nesterov", pruning="none", sparsity=0.0, s_min=48.0, b_crit=85.33333333335929,
-              b_crit_lo=85.3333333333783, b_crit_hi=85.3333333334065, end_of_perfect_scaling=64.0)]
+              b_crit_lo=85.3333333333783, b_crit_hi=85.3333333334065, end_of_perfect_scaling=64.0, batch_min=64, batch_max=256)]
     )  # fmt: skip
-    fig = figure1(table, critical=fits)
+    fig = figure1(table, critical=ranged(fits))
     assert diamonds(fig.axes[0]) == [(pytest.approx(85.333, rel=1e-4), 96.0)]
     plt.close(fig)
 
@@ -173,8 +178,8 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
     noise = pd.DataFrame([dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum",
                                pruning="snip", sparsity=0.999, b_simple=float("nan"), b_simple_se=float("nan"), networks=1, draws=8,
                                batch_small=16, batch_big=128)])  # fmt: skip
-    critical = pd.DataFrame(columns=[*KEYS, "b_crit", "b_crit_lo", "b_crit_hi"])
-    fig = noise_scale_figure(noise, critical, pd.DataFrame(columns=[*KEYS, "batch_size", "steps_to_result"]), "test")
+    critical = pd.DataFrame(columns=[*KEYS, "b_crit", "b_crit_lo", "b_crit_hi", "b_crit_range"])
+    fig = noise_scale_figure(noise, critical, "test")
     title = fig.axes[0].get_title()
     assert "no finite B_simple" in title and "no B_crit fit" in title
 
@@ -182,9 +187,14 @@ def test_a_noise_scale_figure_with_nothing_finite_renders_and_says_why(tmp_path)
 def test_a_critical_batch_figure_without_any_curve_renders_and_says_so():
     from sparsedp.plots import critical_batch_goal_figure
 
-    columns = [*KEYS, "b_crit", "b_crit_lo", "b_crit_hi"]  # the critical-batch table's curve keys and fit
-    studies = pd.DataFrame(columns=[*KEYS, "batch_size", "steps_to_result"])
-    fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), studies, "test")
+    columns = [
+        *KEYS,
+        "b_crit",
+        "b_crit_lo",
+        "b_crit_hi",
+        "b_crit_range",
+    ]  # the critical-batch table's curve keys and fit
+    fig = critical_batch_goal_figure(pd.DataFrame(columns=columns), "test")
     assert [t.get_text() for t in fig.axes[0].texts] == ["no curve reached a goal"]
 
 
@@ -193,15 +203,11 @@ def test_a_critical_batch_size_outside_its_curves_batch_sizes_is_drawn_hollow_an
 
     curve = dict(workload="mnist_momentum", dataset="mnist", model="simple_cnn", optimizer="momentum", pruning="none",
                  sparsity=0.0)  # fmt: skip
-    studies = pd.DataFrame(
-        [curve | dict(goal_error=g, batch_size=b, steps_to_result=s) for g in (0.1, 0.05) for b, s in
-         ((16, 100.0), (32, 60.0), (64, 40.0))]
+    critical = pd.DataFrame(  # both curves reached the goal at batch 16, 32, 64
+        [curve | dict(goal_error=0.1, b_crit=40.0, b_crit_lo=30.0, b_crit_hi=50.0, batch_min=16, batch_max=64),
+         curve | dict(goal_error=0.05, b_crit=300.0, b_crit_lo=200.0, b_crit_hi=400.0, batch_min=16, batch_max=64)]
     )  # fmt: skip
-    critical = pd.DataFrame(
-        [curve | dict(goal_error=0.1, b_crit=40.0, b_crit_lo=30.0, b_crit_hi=50.0),
-         curve | dict(goal_error=0.05, b_crit=300.0, b_crit_lo=200.0, b_crit_hi=400.0)]  # above batch 64
-    )  # fmt: skip
-    fig = critical_batch_goal_figure(critical, studies, "test")
+    fig = critical_batch_goal_figure(ranged(critical), "test")
     faces = {line.get_ydata()[0]: line.get_markerfacecolor() for line in fig.axes[0].lines if line.get_marker() == "D"}
     assert faces[300.0] == "white" and faces[40.0] != "white"
     legend = [t.get_text() for t in fig.legends[0].get_texts()]

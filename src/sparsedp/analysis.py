@@ -95,6 +95,20 @@ def end_of_perfect_scaling(batch, steps, min_saving: float) -> tuple[float, str]
     return np.nan, ABOVE_RANGE
 
 
+# Where a fitted B_crit lies against the batch sizes at which its curve reached the goal
+# (batch_min to batch_max): the column b_crit_range of critical_batch.csv. Outside them it is
+# the model's extrapolation, not a measurement: figures name it without drawing it, and claims
+# do not decide on it.
+INSIDE, ABOVE, BELOW = "inside", "above", "below"
+
+
+def b_crit_range(b_crit, batch_min, batch_max) -> np.ndarray:
+    """Per curve (scalars or columns): INSIDE, ABOVE or BELOW its reached batch sizes; "" without
+    a fit."""
+    b = np.asarray(b_crit, float)
+    return np.select([~np.isfinite(b), b > batch_max, b < batch_min], ["", ABOVE, BELOW], INSIDE)
+
+
 def doubling_savings(batch, steps) -> list[tuple[int, float]]:
     """(B, 1 - steps(2B) / steps(B)) for every measured doubling, smallest B first: perfect
     scaling saves 0.5, maximal data parallelism 0."""
@@ -119,8 +133,8 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
     rows = []
     reached = studies.dropna(subset=["steps_to_result"])
     for key, curve in reached.groupby(KEYS, sort=True):
-        row = dict(zip(KEYS, key), n_points=len(curve))
         batch, steps = curve["batch_size"].to_numpy(), curve["steps_to_result"].to_numpy(float)
+        row = dict(zip(KEYS, key), n_points=len(curve), batch_min=batch.min(), batch_max=batch.max())
         row["end_of_perfect_scaling"], row["perfect_scaling_end"] = end_of_perfect_scaling(batch, steps, min_saving)
         row["three_regimes"] = three_regimes(batch, steps)
         if len(curve) >= 3:
@@ -128,14 +142,19 @@ def critical_batch_table(studies: pd.DataFrame, min_saving: float, n_bootstrap: 
         rows.append(row)
     columns = KEYS + [
         "n_points",
+        "batch_min",
+        "batch_max",
         "s_min",
         "s_min_lo",
         "s_min_hi",
         "b_crit",
         "b_crit_lo",
         "b_crit_hi",
+        "b_crit_range",
         "end_of_perfect_scaling",
         "perfect_scaling_end",
         "three_regimes",
     ]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    table["b_crit_range"] = b_crit_range(table["b_crit"], table["batch_min"], table["batch_max"])
+    return table

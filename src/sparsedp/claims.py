@@ -28,7 +28,17 @@ import numpy as np
 import pandas as pd
 
 from . import registry
-from .analysis import ABOVE_RANGE, BELOW_RANGE, NO_DOUBLING, OBSERVED, PAPER_GOAL, at_goals, headline_goals
+from .analysis import (
+    ABOVE,
+    ABOVE_RANGE,
+    BELOW,
+    BELOW_RANGE,
+    NO_DOUBLING,
+    OBSERVED,
+    PAPER_GOAL,
+    at_goals,
+    headline_goals,
+)
 from .labels import ordered_workloads, percent, pow2
 
 YES, NO, UNDECIDED = "yes", "no", "undecided"
@@ -159,10 +169,10 @@ def _fit(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity:
         fit.update(eops=row["end_of_perfect_scaling"], eops_seen=row["perfect_scaling_end"])
     if len(reached) < 3 or not np.isfinite(fit["b"]):
         fit["problem"] = f"{fit['name']}: {len(reached)} batch sizes reached the goal, fewer than the 3 a fit needs"
-    elif not reached.index.min() <= fit["b"] <= reached.index.max():
+    elif row["b_crit_range"] in (ABOVE, BELOW):
         fit["problem"] = (
             f"{fit['name']}: B_crit {pow2(fit['b'])} lies outside the batch sizes that reached the goal "
-            f"({pow2(reached.index.min())} to {pow2(reached.index.max())}), an extrapolation"
+            f"({pow2(row['batch_min'])} to {pow2(row['batch_max'])}), an extrapolation"
         )
     return fit
 

@@ -10,7 +10,8 @@ mixed, with or without Snakemake's metadata.
 
 The code that computes a result is part of its identity, as a digest of the modules that
 define it (``code_version``): comments, docstrings and blank lines do not count, so a result is
-redone when that code changes and never when a wrapper, a table or a figure script does.
+redone when that code changes and never when a wrapper does. Studies, tables and figures, which
+cost seconds, are redone when the analysis code changes.
 Torch-free: imported by the Snakefile at parse time.
 """
 
@@ -35,6 +36,9 @@ CODE = {
     "mask": ("models.py", "pruning.py", "search.py"),
     "trial": ("models.py", "search.py", "engine.py"),
     "noise": ("models.py", "noise.py"),
+    # What turns trials into studies, tables and figures (a rule param of those rules, not a
+    # record's identity: they are cheap to redo and never checked by a consumer).
+    "analysis": ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "registry.py"),
 }
 
 

@@ -20,7 +20,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
 from . import registry  # noqa: E402
-from .analysis import steps_model  # noqa: E402
+from .analysis import ABOVE, BELOW, INSIDE, steps_model  # noqa: E402
 from .labels import network, optimizer, ordered_workloads, percent, pow2, pruning  # noqa: E402
 
 FONT_PT = 8  # the smallest text in any figure
@@ -171,8 +171,8 @@ def _steps_panel(ax, curves: dict, fits: dict, colors: dict, fitted: bool = Fals
         if fit is None:
             continue
         b, lo, hi = fit["b_crit"], fit["b_crit_lo"], fit["b_crit_hi"]
-        if not batches.min() <= b <= batches.max():
-            outside[key] = f"B_crit {pow2(b)} {'above' if b > batches.max() else 'below'} range"
+        if fit["b_crit_range"] in (ABOVE, BELOW):
+            outside[key] = f"B_crit {pow2(b)} {fit['b_crit_range']} range"
             continue
         if fitted:
             grid = np.geomspace(batch.min(), batch.max(), 50)
@@ -482,29 +482,14 @@ def render(
     _save(FIGURES[name](table, experiment=experiment, **marks), pdf, png)
 
 
-def _fit_range(critical: pd.DataFrame, studies: pd.DataFrame) -> pd.Series:
-    """Per row of ``critical``: "" where its B_crit lies within the batch sizes at which its curve
-    reached the goal (``studies``: the steps-to-result table), else "above" or "below" them (an
-    extrapolation, not a measurement)."""
-    reached = _reached(studies).groupby(["workload", "pruning", "sparsity", "goal_error"])["batch_size"]
-    low, high = reached.min(), reached.max()
-    keys = zip(critical["workload"], critical["pruning"], critical["sparsity"], critical["goal_error"])
-    where = ["above" if b > high.get(k, -np.inf) else "below" if b < low.get(k, np.inf) else ""
-             for k, b in zip(keys, critical["b_crit"])]  # fmt: skip
-    return pd.Series(where, index=critical.index, dtype=object)
-
-
-def noise_scale_figure(
-    noise: pd.DataFrame, critical: pd.DataFrame, studies: pd.DataFrame, experiment: str | None = None
-):
+def noise_scale_figure(noise: pd.DataFrame, critical: pd.DataFrame, experiment: str | None = None):
     """Per workload against sparsity: the simple noise scale B_simple at initialisation (± its
-    standard error) and the critical batch size B_crit fitted to the steps-to-result curve
-    (``studies``), with its 68% interval; absent where a curve has fewer than three reached batch
-    sizes, named but not drawn where it lies beyond the batch sizes measured."""
+    standard error) and the critical batch size B_crit fitted to the steps-to-result curve, with
+    its 68% interval; absent where a curve has fewer than three reached batch sizes, named but
+    not drawn where it lies outside the batch sizes that reached the goal."""
     _style()
-    cols = ["workload", "pruning", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi"]
-    critical = critical.assign(outside=_fit_range(critical, studies))
-    both = noise.merge(critical.reindex(columns=[*cols, "outside"]), on=cols[:3], how="left")
+    cols = ["workload", "pruning", "sparsity", "b_crit", "b_crit_lo", "b_crit_hi", "b_crit_range"]
+    both = noise.merge(critical.reindex(columns=cols), on=cols[:3], how="left")
     # A panel per workload and pruning method (its sparse networks beside the shared dense one).
     panels = []
     for wl in ordered_workloads(both):
@@ -529,9 +514,9 @@ def noise_scale_figure(
             title += f"\npruned with {pruning(method)}"
         if simple.empty:
             title += "\nno finite B_simple (|G|² = 0: a layer pruned whole?)"
-        beyond, fit = fit[fit["outside"] != ""], fit[fit["outside"] == ""]
+        beyond, fit = fit[fit["b_crit_range"] != INSIDE], fit[fit["b_crit_range"] == INSIDE]
         for row in beyond.itertuples():
-            title += f"\n{percent(row.sparsity)}: B_crit {pow2(row.b_crit)} {row.outside} range"
+            title += f"\n{percent(row.sparsity)}: B_crit {pow2(row.b_crit)} {row.b_crit_range} range"
         if fit.empty and beyond.empty:
             title += "\nno B_crit fit (< 3 reached batch sizes)"
         elif not fit.empty:
@@ -549,7 +534,7 @@ def noise_scale_figure(
     for ax in axes.flat[len(panels) :]:
         ax.remove()  # an empty cell of the grid
     handles = [plt.Line2D([], [], marker="o", color="tab:blue", label="B_simple at initialisation, bar: ± 1 s.e.")]
-    if (both["b_crit"].notna() & both["outside"].eq("")).any():
+    if both["b_crit_range"].eq(INSIDE).any():
         handles.append(
             plt.Line2D([], [], marker="s", ls="--", color="tab:orange", label="B_crit measured, line: 68% interval")
         )
@@ -564,21 +549,19 @@ def noise_scale_figure(
     return fig
 
 
-def render_noise_scale(
-    noise: pd.DataFrame, critical: pd.DataFrame, studies: pd.DataFrame, pdf, png, experiment: str | None = None
-) -> None:
-    _save(noise_scale_figure(noise, critical, studies, experiment), pdf, png)
+def render_noise_scale(noise: pd.DataFrame, critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
+    _save(noise_scale_figure(noise, critical, experiment), pdf, png)
 
 
-def critical_batch_goal_figure(critical: pd.DataFrame, studies: pd.DataFrame, experiment: str | None = None):
+def critical_batch_goal_figure(critical: pd.DataFrame, experiment: str | None = None):
     """Per workload, the critical batch size B_crit (68% interval) of each sparsity's curve
     against the goal error, tighter goals to the right (McCandlish et al. 2018 predict B_crit
     grows as the goal tightens); hollow where it lies outside the batch sizes at which its
-    curve (``studies``) reached that goal, an extrapolation. Curves with fewer than three reached
-    batch sizes have no fit."""
+    curve reached that goal, an extrapolation. Curves with fewer than three reached batch sizes
+    have no fit."""
     _style()
     fits = critical.dropna(subset=["b_crit"])
-    fits = fits.assign(in_range=_fit_range(fits, studies) == "")
+    fits = fits.assign(in_range=fits["b_crit_range"] == INSIDE)
     workloads = ordered_workloads(critical)
     title = "Critical batch size against goal error"
     subtitle = " · ".join(
@@ -640,7 +623,5 @@ def critical_batch_goal_figure(critical: pd.DataFrame, studies: pd.DataFrame, ex
     return fig
 
 
-def render_critical_batch_goal(
-    critical: pd.DataFrame, studies: pd.DataFrame, pdf, png, experiment: str | None = None
-) -> None:
-    _save(critical_batch_goal_figure(critical, studies, experiment), pdf, png)
+def render_critical_batch_goal(critical: pd.DataFrame, pdf, png, experiment: str | None = None) -> None:
+    _save(critical_batch_goal_figure(critical, experiment), pdf, png)

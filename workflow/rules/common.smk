@@ -32,6 +32,9 @@ MASK_STAMP = MASK_FILE.replace(".pt", ".json")
 TRIAL_FILE = f"{RESULTS}/trials/{STUDY}/trial{{trial}}.json"
 STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
 NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
+# Tracked param of the rules that make studies, tables and figures from trials: a change of
+# the analysis code redoes them (seconds), never a training job.
+ANALYSIS_CODE = identity.code_version("analysis")
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.

@@ -17,6 +17,7 @@ rule figure:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         goal=figure_goal,
         optimizers=figure_optimizers,
         pruning=figure_pruning_labels,
@@ -29,7 +30,6 @@ rule figure:
 rule critical_batch_figure:
     input:
         critical=f"{TABLES}/critical_batch.csv",
-        studies=f"{TABLES}/steps_to_result.csv",
     output:
         pdf=f"{FIGURES}/critical_batch_goal.pdf",
         png=report(
@@ -43,5 +43,7 @@ rule critical_batch_figure:
         f"{LOGS}/figures/critical_batch_goal.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        code=ANALYSIS_CODE,
     script:
         "../scripts/critical_batch_figure.py"

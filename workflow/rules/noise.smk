@@ -36,6 +36,7 @@ rule noise_scale_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         workloads=as_json(config["workloads"]),
         expected=noise_expected(),
         redo=rerun_hint,
@@ -47,7 +48,6 @@ rule noise_scale_figure:
     input:
         noise=f"{TABLES}/noise_scale.csv",
         critical=f"{TABLES}/critical_batch.csv",
-        studies=f"{TABLES}/steps_to_result.csv",
     output:
         pdf=f"{FIGURES}/noise_scale.pdf",
         png=report(
@@ -61,5 +61,7 @@ rule noise_scale_figure:
         f"{LOGS}/figures/noise_scale.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        code=ANALYSIS_CODE,
     script:
         "../scripts/noise_scale_figure.py"

@@ -10,6 +10,7 @@ rule reduce_study:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         identity=expected_study,
         redo=rerun_hint,
     script:
@@ -32,6 +33,7 @@ rule steps_to_result_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         kind="studies",
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
@@ -55,6 +57,7 @@ rule figure_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         kind=figure_table_kind,
         studies=figure_table_studies,
         goal=figure_goal,
@@ -80,6 +83,7 @@ rule trials_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         kind="trials",
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
@@ -105,6 +109,7 @@ rule critical_batch_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        code=ANALYSIS_CODE,
         analysis=as_json(config["analysis"]),
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
@@ -128,5 +133,7 @@ rule claims_table:
         f"{LOGS}/tables/claims.log",
     conda:
         "../../envs/pipeline.yaml"
+    params:
+        code=ANALYSIS_CODE,
     script:
         "../scripts/claims.py"

@@ -7,7 +7,6 @@ from sparsedp.plots import render_critical_batch_goal
 setup_logging(snakemake.log[0])
 render_critical_batch_goal(
     pd.read_csv(snakemake.input.critical),
-    pd.read_csv(snakemake.input.studies),
     snakemake.output.pdf,
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),

@@ -10,7 +10,6 @@ critical = pd.read_csv(snakemake.input.critical)
 render_noise_scale(
     pd.read_csv(snakemake.input.noise),
     at_goals(critical, headline_goals(critical)),  # each workload's B_crit at its headline goal
-    pd.read_csv(snakemake.input.studies),
     snakemake.output.pdf,
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),
