@@ -1,7 +1,7 @@
 """The committed reference results (reference/*/, made by the commands their READMEs name)
 checked against what they must show: claims a and c decided where SGD and Momentum were both
-trained, each curve's three-regimes verdict in the pipeline's own table equal to the steps it
-was computed from, one code version per table, every pruning method judged. (The quick
+trained, each curve's three-regimes verdict and reached batch sizes in the pipeline's own table
+equal to the steps they were computed from, one code version per table, every pruning method judged. (The quick
 preset's dense Momentum curve meets the three-regimes test at goal 0.1, not at 0.05;
 reference/quick/README.md says why, with the pilots that measured it.)"""
 
@@ -28,15 +28,20 @@ def test_claims_a_and_c_are_decided(experiment):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_each_curves_three_regimes_verdict_follows_from_its_steps(experiment):
+def test_each_curves_three_regimes_verdict_and_batch_range_follow_from_its_steps(experiment):
     studies = pd.read_csv(REFERENCE / experiment / "steps_to_result.csv")
     critical = pd.read_csv(REFERENCE / experiment / "critical_batch.csv")
-    keys = [k for k in ("workload", "pruning", "sparsity", "goal_error") if k in critical]  # pruning: newer tables
+    keys = ["workload", "pruning", "sparsity", "goal_error"]
     verdicts = {}
     for key, curve in studies.dropna(subset=["steps_to_result"]).groupby(keys):
-        curve = curve.sort_values("batch_size")
-        verdicts[key] = three_regimes(curve["batch_size"], curve["steps_to_result"].to_numpy(float))
-    assert {tuple(row[keys]): bool(row["three_regimes"]) for _, row in critical.iterrows()} == verdicts
+        batch = curve.sort_values("batch_size")["batch_size"]
+        steps = curve.sort_values("batch_size")["steps_to_result"].to_numpy(float)
+        verdicts[key] = (three_regimes(batch, steps), batch.min(), batch.max())
+    table = {
+        tuple(row[keys]): (bool(row["three_regimes"]), row["batch_min"], row["batch_max"])
+        for _, row in critical.iterrows()
+    }
+    assert table == verdicts
     dense = critical[(critical["workload"] == "mnist_momentum") & (critical["sparsity"] == 0)]
     for goal, verdict in DENSE_MOMENTUM.get(experiment, []):
         assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict], goal
