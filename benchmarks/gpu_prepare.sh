@@ -9,10 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-.venv/bin/python}
 SNAKEMAKE=$("$PY" -c "import importlib.metadata as m; print(m.version('snakemake'))")
-# Already on the GPU machine (its image's package list): not carried.
-THERE="certifi charset_normalizer idna urllib3 requests packaging psutil PyYAML pyyaml wrapt tabulate
-  attrs jinja2 MarkupSafe markupsafe numpy pandas python_dateutil pytz tzdata six platformdirs
-  typing_extensions filelock fsspec pygments rich markdown_it_py mdurl click"
+# Already on the GPU machine (what torch, pandas and matplotlib need): not carried. The first shot
+# (H200, 2026-11-28) found platformdirs missing there, so everything else is carried.
+THERE="packaging PyYAML pyyaml jinja2 MarkupSafe markupsafe numpy pandas python_dateutil pytz tzdata six
+  typing_extensions filelock fsspec"
 rm -rf .gpu/wheels && mkdir -p .gpu/wheels .gpu/data/mnist
 download() {
   "$PY" -m pip download -q --dest .gpu/wheels --find-links .gpu/wheels --only-binary=:all: --python-version 3.12 \

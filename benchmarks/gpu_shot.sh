@@ -36,6 +36,16 @@ print(f"python {platform.python_version()}, torch {torch.__version__}, "
 PY
 elapsed() { echo $(($(date +%s) - START)); }
 
+# The CUDA tests and the benchmark read MNIST from the data cache (resources/data), the workflow
+# from .gpu/data (its local_dir): the first shot found the cache empty there.
+if [ -d .gpu/data/mnist ]; then
+  mkdir -p resources/data/mnist
+  for f in .gpu/data/mnist/*.gz; do
+    raw=resources/data/mnist/$(basename "$f" .gz)
+    [ -f "$raw" ] || gunzip -c "$f" >"$raw"
+  done
+fi
+
 echo "== (a) CUDA tests: engine on CUDA against a float64 CPU reference, grouped = loop, race = census"
 if [ $SMOKE = 1 ]; then
   "$PY" -m pytest -q -m cuda tests/test_cuda.py -x 2>&1 | tail -3  # skipped without CUDA: checks they collect
