@@ -8,16 +8,23 @@ time, nn.Module + torch.optim.SGD, the whole validation set checked every eval_e
     python benchmarks/engine_vs_plain.py --device cuda --trials 100 --group-sizes 10,25,50,100 --skip-study
 
 Prints (1) training throughput in trial-steps/s at several batch sizes (on CUDA also with the
-CUDA graph off), (2) with --group-sizes, the engine's throughput per batch size when that many
-trials train at once (to choose training.group_examples from), (3) the wall time of one whole
-study trained to the goal by each, (4) whether the study results agree: the engine in race
-mode must give the baseline's best trial and steps-to-result, and in census mode every
-trial's status and steps-to-result.
+CUDA graph off, with per-trial convolutions (loop_trials) instead of grouped ones, and with
+TF32 allowed for both the plain loop and the engine), (2) with --group-sizes, the engine's
+throughput per batch size when that many trials train at once (to choose
+training.group_examples from), (3) with --profile-batch B, where the time of the engine's
+training step goes at batch B (operations by device time; without the CUDA graph, whose replay
+hides them), (4) the wall time of one whole study trained to the goal by each, (5) whether the
+study results agree: the engine in race mode must give the baseline's best trial and
+steps-to-result, and in census mode every trial's status and steps-to-result, (6) each trial
+whose result differs (and those of --explain-trials) trained alone every way: plain and
+engine, grouped and per-trial, float32 and float64, to tell float32 rounding (float64 runs
+agree, float32 ones scatter) from a fault of one path.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
@@ -28,6 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from sparsedp import baseline, engine  # noqa: E402
 from sparsedp.baseline import train_plain  # noqa: E402
 from sparsedp.config import load  # noqa: E402
 from sparsedp.data import load_tensors  # noqa: E402
@@ -62,6 +70,75 @@ def make_specs(n, config, optimizer):
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
         specs.append(TrialSpec(k, mp, params, masks))
     return specs
+
+
+@contextlib.contextmanager
+def tf32_allowed():
+    """TF32 for cuDNN convolutions and matrix products in the engine and the plain loop, which
+    both set full float32 on CUDA (engine.full_float32): what TF32 would gain, measured before
+    the pipeline offers it (its 10-bit mantissa would also change results)."""
+
+    def allow():
+        if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9
+            torch.backends.cuda.matmul.fp32_precision = "tf32"
+            torch.backends.cudnn.conv.fp32_precision = "tf32"
+        else:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+
+    saved = engine.full_float32
+    engine.full_float32 = baseline.full_float32 = allow
+    try:
+        yield
+    finally:
+        engine.full_float32 = baseline.full_float32 = saved
+        saved()
+
+
+def as_float64(spec, data):
+    spec = dataclasses.replace(spec, params={k: v.double() for k, v in spec.params.items()})
+    return spec, {k: v.double() if v.is_floating_point() else v for k, v in data.items()}
+
+
+def explain(spec, data, settings, device):
+    """Trial ``spec`` trained alone every way: (label, outcome) per way."""
+    ways = []
+    for dtype in ("float32", "float64"):
+        s, d = as_float64(spec, data) if dtype == "float64" else (spec, data)
+        ways.append((f"plain {dtype}", train_plain(s, d, settings, device)[0]))
+        for loop in (False, True):
+            run = dataclasses.replace(settings, mode="census", loop_trials=loop)
+            name = "per-trial convolutions" if loop else "grouped convolution"
+            ways.append((f"engine {name} {dtype}", train_study([s], d, run, device)[0]))
+    return ways
+
+
+def profile_step(specs, data, batch, args) -> str:
+    """The engine's training of ``specs`` at ``batch`` (16 steps, CUDA graph off; one validation
+    check at the end, against an unreachable goal, so stopped after a few examples) under the torch
+    profiler: its 15 costliest kernels and operations by their own device time (CPU time on a CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.device(args.device).type == "cuda"
+    settings = StudySettings(
+        "simple_cnn",
+        args.optimizer,
+        "constant",
+        batch,
+        (1e-9,),
+        16,
+        16,
+        mode="census",
+        eval_chunk=100,
+        cuda_graph=False,
+    )
+    train_study(specs, data, dataclasses.replace(settings, budget_steps=1), args.device)  # warm-up
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        train_study(specs, data, settings, args.device)
+        sync(args.device)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"  # kernels, not the ops calling them
+    return prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60)
 
 
 def timed(fn, device):
@@ -120,6 +197,10 @@ def main():
     parser.add_argument(
         "--plain-trials", type=int, help="the plain loop trains only the first N trials (its time is scaled up)"
     )
+    parser.add_argument("--profile-batch", type=int, help="profile the engine's training step at this batch size")
+    parser.add_argument(
+        "--explain-trials", default="", help="e.g. 0,3: train these alone every way in (6), besides those that differ"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cuda = torch.device(args.device).type == "cuda"
@@ -135,17 +216,25 @@ def main():
     def plain_trial(settings):
         return train_plain(specs[0], data, settings, args.device)
 
-    def engine(group):
+    def engine_of(group):
         return lambda settings: train_study(group, data, settings, args.device)
 
     print("\n(1) training throughput, trial-steps/s (no evaluation)")
-    print(f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}" + (f" {'no graph':>10}" if cuda else ""))
+    header = f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}"
+    if cuda:  # the engine without the graph, with per-trial convolutions; both with TF32 allowed
+        header += f" {'no graph':>10} {'per-trial':>10} {'plain tf32':>10} {'eng. tf32':>10} {'ratio':>7}"
+    print(header)
     for batch in map(int, args.throughput_batches.split(",")):
         plain_rate = throughput(plain_trial, 1, args, batch)
-        engine_rate = throughput(engine(specs), len(specs), args, batch)
+        engine_rate = throughput(engine_of(specs), len(specs), args, batch)
         line = f"{batch:>6} {plain_rate:>10.1f} {engine_rate:>10.1f} {engine_rate / plain_rate:>6.2f}x"
         if cuda:
-            line += f" {throughput(engine(specs), len(specs), args, batch, cuda_graph=False):>10.1f}"
+            line += f" {throughput(engine_of(specs), len(specs), args, batch, cuda_graph=False):>10.1f}"
+            line += f" {throughput(engine_of(specs), len(specs), args, batch, loop_trials=True):>10.1f}"
+            with tf32_allowed():
+                plain_tf32 = throughput(plain_trial, 1, args, batch)
+                engine_tf32 = throughput(engine_of(specs), len(specs), args, batch)
+            line += f" {plain_tf32:>10.1f} {engine_tf32:>10.1f} {engine_tf32 / plain_tf32:>6.2f}x"
         print(line, flush=True)
 
     if args.group_sizes:
@@ -153,8 +242,13 @@ def main():
         print("\n(2) engine throughput, trial-steps/s, by trials trained at once (columns)")
         print(f"{'batch':>6}" + "".join(f" {g:>9}" for g in sizes))
         for batch in map(int, args.throughput_batches.split(",")):
-            rates = [throughput(engine(specs[:g]), min(g, len(specs)), args, batch) for g in sizes]
+            rates = [throughput(engine_of(specs[:g]), min(g, len(specs)), args, batch) for g in sizes]
             print(f"{batch:>6}" + "".join(f" {r:>9.1f}" for r in rates), flush=True)
+    if args.profile_batch:
+        print(
+            f"\n(3) where the engine's training step spends its time: batch {args.profile_batch}, {len(specs)} trials"
+        )
+        print(profile_step(specs, data, args.profile_batch, args), flush=True)
     if args.skip_study:
         return
 
@@ -170,7 +264,7 @@ def main():
         eval_chunk=eval_chunk,
     )
     print(
-        f"\n(3) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
+        f"\n(4) one whole study: batch {args.study_batch}, goal error {args.goal}, budget {args.budget} steps, "
         f"validation every {args.eval_every} steps in chunks of {eval_chunk}"
     )
     n_plain = min(args.plain_trials or len(specs), len(specs))
@@ -193,7 +287,7 @@ def main():
         chosen = best_trial(rows)  # the pipeline's own rule
         return (chosen["steps_to_result"], chosen["trial"]) if chosen else None
 
-    print("\n(4) results")
+    print("\n(5) results")
     if n_plain == len(specs):
         print(f"best (steps-to-result, trial): plain {best(plain)}, engine race {best(race)}: ", end="")
         print("IDENTICAL" if best(plain) == best(race) else "DIFFERENT")
@@ -208,12 +302,24 @@ def main():
             f"engine census ({census_s:.1f} s, {plain_s / census_s:.2f}x): every trial's status and steps-to-result ",
             end="",
         )
-        print("IDENTICAL" if all(same) else f"DIFFERENT for trials {[p.trial for p, s in zip(plain, same) if not s]}")
+        differ = [p.trial for p, s in zip(plain, same) if not s]
+        print("IDENTICAL" if all(same) else f"DIFFERENT for trials {differ}")
         for p, c in zip(plain, census):
             print(
                 f"  trial {p.trial:3d}: plain {p.status[0]:>10} {p.steps_to_result[0]!s:>5}   "
                 f"engine {c.status[0]:>10} {c.steps_to_result[0]!s:>5}"
             )
+        chosen = sorted(set(differ) | {int(t) for t in args.explain_trials.split(",") if t})
+        if chosen:
+            print("\n(6) trials trained alone every way (status, steps-to-result, steps trained, diverged at)")
+        for trial in chosen:
+            print(f"  trial {trial}: {specs[trial].metaparameters}")
+            for label, o in explain(specs[trial], data, settings, args.device):
+                print(
+                    f"    {label:<40} {o.status[0]:>10} {o.steps_to_result[0]!s:>5} {o.steps_trained:>6} "
+                    f"{o.diverged_at_step!s:>6}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

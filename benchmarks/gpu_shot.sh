@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one-shot GPU run (issue 14), prepared on a CPU: (a) the CUDA tests, (b) the engine against
 # the plain loop, (c) the paper's Momentum curves (config/gpu_shot.yaml) through the workflow,
-# one job per study, stopped at a deadline keeping every finished study; then their tables,
-# Figure 1, per-study times and a summary. Everything goes to one folder ($OUT, or
-# results/gpu_shot_output).
+# one job per study, one study after another in the shot's order, stopped at a deadline keeping
+# every finished study; then their tables, Figure 1, per-study times, the Figure 1+2 grid's
+# estimated time and a summary. Everything goes to one folder ($OUT, or results/gpu_shot_output).
 #
 #   bash benchmarks/gpu_prepare.sh        # here, once: wheels and MNIST for the GPU machine (.gpu/)
 #   bash benchmarks/gpu_shot.sh           # there (device tool, carry .gpu): about 8 minutes on an H100
@@ -35,6 +35,8 @@ print(f"python {platform.python_version()}, torch {torch.__version__}, "
       f"device {torch.cuda.get_device_name() if cuda else 'cpu (no CUDA)'}")
 PY
 elapsed() { echo $(($(date +%s) - START)); }
+# The batch sizes whose throughput (b) measures, and whose studies (c) trains first.
+FIRST_BATCHES=16,1024,128
 
 # The CUDA tests and the benchmark read MNIST from the data cache (resources/data), the workflow
 # from .gpu/data (its local_dir): the first shot found the cache empty there.
@@ -57,10 +59,13 @@ echo "   ($(elapsed) s)"
 echo "== (b) engine against the plain loop"
 if [ $SMOKE = 1 ]; then
   BENCH=(--device cpu --trials 4 --throughput-batches 16 --examples 64 --study-batch 64 --goal 0.5 --budget 32
-    --plain-trials 2 --config config/gpu_shot.yaml)
+    --plain-trials 2 --explain-trials 0 --profile-batch 16 --config config/gpu_shot.yaml)
 else
-  BENCH=(--device cuda --trials 100 --throughput-batches 16,128,1024 --group-sizes 25,50,100 --study-batch 128
-    --goal 0.05 --budget 2000 --plain-trials 5 --config config/gpu_shot.yaml)
+  # Trial 0 differed from the plain loop in the first shot, trials 0 and 3 from the CPU: (6) trains them
+  # alone every way. (3) profiles the step at batch 128, where the first shot missed its target.
+  BENCH=(--device cuda --trials 100 --throughput-batches $FIRST_BATCHES --group-sizes 1,6,12,25,50,100
+    --study-batch 128 --goal 0.05 --budget 2000 --plain-trials 5 --explain-trials 0,3 --profile-batch 128
+    --config config/gpu_shot.yaml)
 fi
 "$PY" benchmarks/engine_vs_plain.py "${BENCH[@]}" 2>&1 | tee "$DEST/engine_vs_plain.txt"
 echo "   ($(elapsed) s)"
@@ -86,13 +91,23 @@ fi
 EXPERIMENT=$("$PY" -c "import sys; sys.path.insert(0, 'src'); from sparsedp.config import load
 print(load(['config.yaml', *sys.argv[1:]], 'workflow/schemas/config.schema.yaml')['experiment'])" \
   "${CONFIGS[@]}")
-LEFT=$((SHOT - $(elapsed) - 20))  # 20 s for the tables and summary
-echo "   experiment $EXPERIMENT, $LEFT s left for training"
-if [ $LEFT -gt 30 ]; then
-  # SIGINT at the deadline: Snakemake stops its job and exits; every finished study is kept.
+DEADLINE=$((START + SHOT - 30))  # 30 s for the tables and summary
+echo "   experiment $EXPERIMENT, $((DEADLINE - $(date +%s))) s left for training"
+# One study at a time, in the shot's order (batch sizes $FIRST_BATCHES first: a spread of study
+# times for the grid's estimate), each a target of its own Snakemake run (the first also makes
+# the data split and the masks: a pack of 100 seeds per job). SIGINT at the deadline: Snakemake
+# stops its job and exits; every finished study is kept.
+STATUS=0
+for study in $("$PY" benchmarks/shot_tables.py --order $FIRST_BATCHES "${CONFIGS[@]}"); do
+  LEFT=$((DEADLINE - $(date +%s)))
+  [ $LEFT -gt 20 ] || { echo "   deadline: $study and the rest not trained"; STATUS=124; break; }
+  T0=$(date +%s)
   timeout --signal=INT --kill-after=15 $LEFT "$PY" -m snakemake --configfile "${CONFIGS[@]}" --cores 1 \
-    --keep-going --rerun-incomplete "results/$EXPERIMENT/tables/steps_to_result.csv" >"$DEST/workflow.log" 2>&1
-  echo "   workflow exit $? ($(grep -c 'Finished jobid' "$DEST/workflow.log") jobs finished; log: workflow.log)"
-fi
+    --keep-going --rerun-incomplete "$study" >>"$DEST/workflow.log" 2>&1
+  rc=$?
+  echo "   $study: exit $rc ($(($(date +%s) - T0)) s)"
+  [ $rc = 0 ] || { STATUS=$rc; [ $rc = 124 ] && break; }
+done
+echo "   workflow exit $STATUS ($(grep -c 'Finished jobid' "$DEST/workflow.log") jobs finished; log: workflow.log)"
 "$PY" benchmarks/shot_tables.py "$DEST" "${CONFIGS[@]}"
 echo "== shot done in $(elapsed) s; outputs in $DEST"

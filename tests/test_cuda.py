@@ -13,7 +13,7 @@ from test_engine import SETTINGS, make_specs
 
 from sparsedp import engine
 from sparsedp.engine import train_study
-from sparsedp.results import COMPLETE, INFEASIBLE, PRUNED
+from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 
 DEVICE = os.environ.get("SPARSEDP_TEST_DEVICE", "cuda")
 CUDA = DEVICE == "cuda"
@@ -118,21 +118,42 @@ def test_engine_on_the_device_equals_a_float64_cpu_reference(small, reference, o
         assert max(abs(a - b) for a, b in zip(g.curve["val_errors"], w.curve["val_errors"])) <= count
 
 
+def _grouped_and_looped(specs, data, settings, dtype, device):
+    """Final parameters and outcomes of the trials trained grouped (one convolution for all), then
+    one by one."""
+    runs = []
+    for loop in (False, True):
+        final = {}
+        run = dataclasses.replace(settings, loop_trials=loop)
+        outcomes = train_study(_in(specs, dtype), _as(data, dtype, device), run, device, final_params=final)
+        runs.append((final, outcomes))
+    return runs
+
+
+# Two large learning rates (0.05 with momentum 0.9, 0.2 without) for 30 steps: float32 rounding
+# grows fast, so grouped and per-trial runs are compared in float64, where they must compute the
+# same numbers, and in float32 each against the float64 reference, within float32's tolerance
+# (on an H200 they differed by 0.4% of the weights' movement, more than they differ on a CPU).
+GROUPED = dataclasses.replace(SETTINGS, goal_errors=(0.01,), budget_steps=30, eval_every=10)
+
+
 def test_grouped_trials_equal_trials_run_one_by_one(mnist, small):
     specs = make_specs(mnist, [(0.05, 0.9), (0.01, 0.99), (0.2, 0.0)], sparsity=0.7)
-    settings = dataclasses.replace(SETTINGS, goal_errors=(0.01,), budget_steps=30, eval_every=10)
-    data = _as(small, torch.float32, DEVICE)
-    grouped, looped = {}, {}
-    a = train_study(specs, data, dataclasses.replace(settings, loop_trials=False), DEVICE, final_params=grouped)
-    b = train_study(specs, data, dataclasses.replace(settings, loop_trials=True), DEVICE, final_params=looped)
-    assert_trained_alike(grouped, looped, specs, 1e-3)
-    assert [o.status for o in a] == [o.status for o in b]
+    (grouped, a), (looped, b) = _grouped_and_looped(specs, small, GROUPED, torch.float64, DEVICE)
+    assert_trained_alike(grouped, looped, specs, 1e-6)
+    assert [(o.status, o.curve["val_errors"]) for o in a] == [(o.status, o.curve["val_errors"]) for o in b]
+    (grouped32, a32), (looped32, b32) = _grouped_and_looped(specs, small, GROUPED, torch.float32, DEVICE)
+    for final in (grouped32, looped32):
+        assert_trained_alike(final, grouped, specs, 0.05)
+    assert [o.status for o in a32] == [o.status for o in b32] == [o.status for o in a]
 
 
 @pytest.fixture(scope="module")
 def study(mnist, small):
-    """Five trials, one diverging, two goals: a small study that finishes within its budget."""
-    specs = make_specs(mnist, [(0.02, 0.9), (3e-3, 0.9), (1e30, 0.9), (0.05, 0.5), (0.1, 0.0)], sparsity=0.8)
+    """Six trials, one diverging, one that barely learns (so a race always has a trial to prune,
+    on every device), two goals: a small study that finishes within its budget."""
+    mps = [(0.02, 0.9), (3e-3, 0.9), (1e30, 0.9), (0.05, 0.5), (0.1, 0.0), (1e-6, 0.0)]
+    specs = make_specs(mnist, mps, sparsity=0.8)
     settings = dataclasses.replace(SETTINGS, goal_errors=(0.2, 0.12), budget_steps=160, eval_every=16)
     return specs, _as(small, torch.float32, DEVICE), settings
 
@@ -149,7 +170,7 @@ def test_race_gives_every_goal_the_study_result_of_the_census(study):
             best = [min((o.steps_to_result[j], o.trial) for o in r if o.status[j] == COMPLETE) for r in (race, census)]
             assert best[0] == best[1]
         assert PRUNED in {s for o in race for s in o.status}
-    assert {s for o in census for s in o.status} >= {COMPLETE, INFEASIBLE}
+    assert {s for o in census for s in o.status} >= {COMPLETE, INFEASIBLE, INCOMPLETE}
 
 
 def test_masked_weights_stay_exactly_zero_even_beside_a_diverging_trial(study):
@@ -204,4 +225,4 @@ def test_training_steps_never_wait_for_the_device(study, graph):
     finally:
         if CUDA:
             torch.cuda.set_sync_debug_mode("default")
-    assert int(state.diverged_at[2]) >= 0 and (state.diverged_at[[0, 1, 3, 4]] < 0).all()
+    assert int(state.diverged_at[2]) >= 0 and (state.diverged_at[[0, 1, 3, 4, 5]] < 0).all()

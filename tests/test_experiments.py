@@ -14,7 +14,8 @@ import torch
 
 from conftest import REPO, copy_run, results, snakemake, tiny_config
 
-TRAINING = {"train_pack", "train_trial", "prune_mask", "dataset", "noise_scale"}  # the jobs that compute results
+# the jobs that compute results
+TRAINING = {"train_pack", "train_trial", "prune_pack", "prune_mask", "dataset", "noise_scale"}
 
 
 def dry_run(workdir, config, *args) -> tuple[dict[str, int], str]:
@@ -89,7 +90,9 @@ def test_more_trials_train_only_the_new_trials_and_masks(tiny_run):
     config = copy.deepcopy(config)
     config["search"]["n_trials"] = 20
     counts, out = dry_run(workdir, config)
-    assert counts["prune_mask"] == 10 * 2  # seeds 10-19 of both sparsities
+    assert counts["prune_pack"] == 2 and "prune_mask" not in counts  # seeds 10-19 of both sparsities
+    masks = planned_outputs(out, "prune_pack")
+    assert len(masks) == 2 * 10 * 2 and all(re.search(r"/seed01\d\.(pt|json)$", f) for f in masks)
     assert counts["train_pack"] == 4 and "train_trial" not in counts  # one new pack per study
     trained = planned_outputs(out, "train_pack")
     assert len(trained) == 40 and all(re.search(r"trial01\d\.json$", f) for f in trained)
@@ -100,7 +103,7 @@ def test_adding_or_dropping_a_batch_size_touches_only_those_studies(tiny_run):
     config = copy.deepcopy(config)
     config["workloads"]["mnist_momentum"]["batch_sizes"] = [32, 64, 128]
     counts, out = dry_run(workdir, config)
-    assert counts["train_pack"] == 2 and "prune_mask" not in counts  # batch 128 at both sparsities
+    assert counts["train_pack"] == 2 and not {"prune_pack", "prune_mask"} & set(counts)  # batch 128, both sparsities
     assert all("/batch128/" in f for f in planned_outputs(out, "train_pack"))
     config["workloads"]["mnist_momentum"]["batch_sizes"] = [32]
     counts, _ = dry_run(workdir, config)
@@ -184,7 +187,7 @@ def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_r
     # A change of the evaluation code retrains every study, and only trains: masks stay.
     engine.write_text(engine.read_text().replace("def max_errors(", "EDITED = True\n\n\ndef max_errors(", 1))
     counts = dry_run_with(repo_copy, workdir, config)
-    assert counts["train_pack"] == 4 and not {"prune_mask", "dataset", "noise_scale"} & set(counts)
+    assert counts["train_pack"] == 4 and not {"prune_pack", "prune_mask", "dataset", "noise_scale"} & set(counts)
 
 
 def _refused(proc, *needles):

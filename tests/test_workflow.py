@@ -28,8 +28,9 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     mnist, cifar = 3 * 4 * 10, 2 * 13  # studies: optimizers x sparsities x batch sizes
     assert counts["train_pack"] == (mnist + cifar) * 100 // 10
     assert "train_trial" not in counts
-    # One mask per (network, sparsity, seed), shared by optimizers and batch sizes.
-    assert counts["prune_mask"] == 4 * 100 + 2 * 100
+    # One mask per (network, sparsity, seed), shared by optimizers and batch sizes, made a
+    # training pack of seeds per job.
+    assert counts["prune_pack"] == (4 + 2) * 100 // 10 and "prune_mask" not in counts
     assert counts["reduce_study"] == mnist + cifar
     assert counts["dataset"] == 2
     # The noise scale once per (network, sparsity): the three MNIST optimizers share it.
@@ -97,7 +98,7 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     assert trials["code"].nunique() == 1 and (table["code"] == trials["code"].iloc[0]).all()
     for ext in ("pdf", "png"):
         assert (out / f"figures/fig1_mnist.{ext}").stat().st_size > 10_000
-    assert "kept" in (out / "logs/masks/snip/mnist/simple_cnn/sparsity90/seed003.log").read_text()
+    assert "kept" in (out / "logs/masks/snip/mnist/simple_cnn/sparsity90/pack00.log").read_text()
     for figure in ("fig1_mnist", "fig4_mnist"):
         assert (out / f"figures/{figure}.png").stat().st_size > 10_000
     claims = pd.read_csv(out / "tables/claims.csv")

@@ -88,17 +88,27 @@ def pruning_settings(config: dict, method: str) -> dict:
     return settings
 
 
-def mask_identity(dataset: str, model: str, sparsity: float, seed: int, pruning: dict) -> dict:
-    """Trial ``seed``'s initialisation and its mask (shared by every optimizer and batch size)."""
+def network_identity(dataset: str, model: str, sparsity: float, pruning: dict) -> dict:
+    """A network as pruned, whatever the seed: what the masks of every seed share (the mask
+    rules' tracked param, the same for a pack of seeds and for one seed)."""
     return {
         "dataset": dataset,
         "model": model,
         "sparsity": float(sparsity),
-        "seed": seed,
         "pruning": pruning,
         "data": data_identity(dataset),
         "code": code_version("mask"),
     }
+
+
+def mask_identity(dataset: str, model: str, sparsity: float, seed: int, pruning: dict) -> dict:
+    """Trial ``seed``'s initialisation and its mask (shared by every optimizer and batch size)."""
+    return seeded(network_identity(dataset, model, sparsity, pruning), seed)
+
+
+def seeded(network: dict, seed: int) -> dict:
+    """The identity of seed ``seed``'s mask of the network ``network`` (a network_identity)."""
+    return {**network, "seed": seed}
 
 
 def study_identity(config: dict, study: Study) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import data, fetch
 from .config import ConfigError
-from .identity import IdentityError, check_code, differences, trial_identities
+from .identity import IdentityError, check_code, differences, seeded, trial_identities
 from .results import (
     BadInput,
     CorruptResult,
@@ -70,18 +70,25 @@ def prepare_data(identity: dict, job: dict) -> None:
     spec["prepare"](files, Path(job["output"]), identity)
 
 
-def make_mask(identity: dict, job: dict) -> None:
-    """Trial ``seed``'s initialisation and its mask; refused if it prunes a whole layer, unless
-    the config allows that (the file then says which layers)."""
+def make_masks(network: dict, job: dict) -> None:
+    """The initialisations and masks of seeds ``job['seeds']`` of the network ``network`` (a
+    network_identity), one file each (``job['outputs']``, same order), in one process: a pack of
+    seeds costs one import of torch and one load of the data. A mask that prunes a whole layer is
+    refused unless the config allows it (the file then says which layers)."""
+    check_code(network, "mask")
+    device = choose_device(job["device"])
+    tensors = load_data(job["data"], device, network["data"])
+    for seed, output in zip(job["seeds"], job["outputs"], strict=True):
+        _make_mask(seeded(network, seed), tensors, device, output, job["allow_layer_collapse"])
+
+
+def _make_mask(identity: dict, tensors: dict, device: str, output: str, allow_collapse: bool) -> None:
     import torch
 
     from .models import init_parameters
     from .pruning import collapsed_layers, prune
 
-    check_code(identity, "mask")
-    device = choose_device(job["device"])
     pruning, seed = identity["pruning"], identity["seed"]
-    tensors = load_data(job["data"], device, identity["data"])
     params = init_parameters(identity["model"], seed)  # trial k is initialised with seed k
     images = labels = None
     if pruning.get("examples") == "batch":  # the methods that score on data (the same batch for each)
@@ -106,16 +113,16 @@ def make_mask(identity: dict, job: dict) -> None:
     for name, m in masks.items():
         log.info("seed %d sparsity %s: %s kept %d of %d", seed, identity["sparsity"], name, m.sum(), m.numel())
     collapsed = collapsed_layers(masks)
-    if collapsed and not job["allow_layer_collapse"]:
+    if collapsed and not allow_collapse:
         raise LayerCollapse(
-            f"{job['output']}: at sparsity {identity['sparsity']} {pruning['method']} prunes every weight of "
+            f"{output}: at sparsity {identity['sparsity']} {pruning['method']} prunes every weight of "
             f"{', '.join(collapsed)}; no trial could learn through it, so no mask is written. Choose a lower "
             f"sparsity, or set {ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
         )
     saved = {"params": params, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
-    with atomic_path(job["output"]) as tmp:
+    with atomic_path(output) as tmp:
         torch.save(saved, tmp)
-    write_stamp(job["output"], identity, content_digest(saved))
+    write_stamp(output, identity, content_digest(saved))
 
 
 def load_data(stamp, device, expected: dict) -> dict:
@@ -254,7 +261,7 @@ def noise_scale(identity: dict, job: dict) -> None:
     write_json(job["output"], {"identity": identity, **result, "run": {"device": device, "seconds": seconds}})
 
 
-JOBS = {"data": prepare_data, "mask": make_mask, "train": train, "noise_scale": noise_scale}
+JOBS = {"data": prepare_data, "mask": make_masks, "train": train, "noise_scale": noise_scale}
 # Errors whose message says all a user needs (file, cause, what to do): no traceback.
 USER_ERRORS = (BadInput, LayerCollapse, IdentityError, CorruptResult, data.DataError, ConfigError)
 

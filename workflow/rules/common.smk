@@ -132,16 +132,33 @@ def training_inputs(wildcards):
     }
 
 
+def whole_pack(files_of, wildcards):
+    """Whether the pack ``wildcards.chunk`` is built as one job: all of it below n_trials and none
+    or all of its files present (``files_of(name)``: a member's files). Otherwise Snakemake builds
+    its missing members one by one instead, so a lost file is redone alone."""
+    members = chunk_trials(wildcards.chunk)
+    present = [os.path.exists(f) for name in members for f in files_of(name)]
+    return len(members) == PACK_SIZE and (all(present) or not any(present))
+
+
+NOT_A_PACK = {"unavailable": f"{RESULTS}/.pack-not-applicable"}  # an input no rule makes
+
+
 def pack_inputs(wildcards):
-    """Inputs of a whole pack, or an unbuildable file when the pack is partly present or
-    reaches past n_trials: Snakemake then builds its missing trials one by one instead
-    (rule train_trial), so a lost trial is retrained alone."""
-    trials = chunk_trials(wildcards.chunk)
-    files = [TRIAL_FILE.format(trial=t, **wildcards) for t in trials]
-    present = [os.path.exists(f) for f in files]
-    if len(trials) < PACK_SIZE or (any(present) and not all(present)):
-        return {"unavailable": f"{RESULTS}/.pack-not-applicable"}
+    """Inputs of a whole pack of trials, or an unbuildable file (rule train_trial then trains
+    its missing trials)."""
+    if not whole_pack(lambda t: [TRIAL_FILE.format(trial=t, **wildcards)], wildcards):
+        return NOT_A_PACK
     return training_inputs(wildcards)
+
+
+def mask_pack_inputs(wildcards):
+    """The data split for a whole pack of seeds, or an unbuildable file (rule prune_mask then
+    makes its missing masks)."""
+    files = [MASK_FILE, MASK_STAMP]
+    if not whole_pack(lambda s: [f.format(seed=s, **wildcards) for f in files], wildcards):
+        return NOT_A_PACK
+    return {"data": DATA_STAMP.format(dataset=wildcards.dataset)}
 
 
 def study_identity(wildcards):
@@ -171,20 +188,33 @@ def training_job(wildcards, input, output, threads):
     )
 
 
-def mask_identity(wildcards):
+def network_identity(wildcards):
+    """Tracked param of both mask rules: the network as pruned (each seed's mask adds its seed)."""
     return as_json(
-        identity.mask_identity(
+        identity.network_identity(
             wildcards.dataset,
             wildcards.model,
             SPARSITY[wildcards.sparsity],
-            int(wildcards.seed),
             identity.pruning_settings(config, wildcards.pruning),
         )
     )
 
 
 def mask_job(wildcards, input, output, threads):
-    return as_json({**operational(), "data": input[0], "output": output[0], "threads": threads})
+    """Untracked param: the seeds to make (a pack's, or the one seed) and their files."""
+    if "seed" in wildcards.keys():  # rule prune_mask
+        names, outputs = [wildcards.seed], [output.masks]
+    else:
+        names, outputs = chunk_trials(wildcards.chunk), list(output.masks)
+    return as_json(
+        {
+            **operational(),
+            "data": input.data,
+            "seeds": [int(s) for s in names],
+            "outputs": outputs,
+            "threads": threads,
+        }
+    )
 
 
 def data_job(wildcards, output):

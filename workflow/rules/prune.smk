@@ -1,18 +1,45 @@
 # One mask + initialisation per (pruning method, network, sparsity, seed), shared by every optimizer and
-# batch size: trial k of every study starts from seed k's file.
+# batch size: trial k of every study starts from seed k's file. The seeds of a training pack are made
+# in one job (one import of torch, one load of the data); a pack partly present is completed seed by
+# seed. Both rules run the same command with the same tracked param, the network's identity (seeds
+# are the files' and the job's business), so which rule made a mask never triggers a rerun.
+ruleorder: prune_pack > prune_mask
+
+
+PRUNE = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+
+
+rule prune_pack:
+    input:
+        unpack(mask_pack_inputs),
+    output:
+        masks=[MASK_FILE.replace("{seed}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
+        stamps=[MASK_STAMP.replace("{seed}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
+    log:
+        f"{LOGS}/masks/{NETWORK}/pack{{chunk}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        identity=network_identity,
+        job=mask_job,
+        run=job_command("mask"),
+    shell:
+        PRUNE
+
+
 rule prune_mask:
     input:
-        DATA_STAMP,
+        data=DATA_STAMP,
     output:
-        MASK_FILE,
-        MASK_STAMP,
+        masks=MASK_FILE,
+        stamps=MASK_STAMP,
     log:
         f"{LOGS}/masks/{NETWORK}/seed{{seed}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
-        identity=mask_identity,
+        identity=network_identity,
         job=mask_job,
         run=job_command("mask"),
     shell:
-        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+        PRUNE
