@@ -69,6 +69,32 @@ def assert_masked_weights_zero(final, specs):
             assert (final[spec.trial][name][~mask] == 0).all(), (spec.trial, name)
 
 
+@pytest.mark.parametrize("groups", [1, 100])
+def test_full_float32_means_ieee_convolutions_and_products_on_the_device(groups):
+    """The precision policy (engine.full_float32) in effect: float32 convolutions (one, or 100
+    grouped as the engine groups trials) and matrix products within float32 rounding of float64
+    (1e-6 of the largest output on a CPU), where TF32's 10-bit mantissa is 2.5e-4 off (inputs
+    rounded to TF32 on a CPU): the first shot's GPU runs of high-momentum trials went their own
+    way where CPU float32 and float64 agreed, and this tells whether TF32 crept in."""
+    engine.full_float32()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, groups * 32, 12, 12, generator=gen, dtype=torch.float64)
+    w = torch.randn(groups * 64, 32, 5, 5, generator=gen, dtype=torch.float64)
+    a, b = (
+        torch.randn(256, 1024, generator=gen, dtype=torch.float64),
+        torch.randn(1024, 64, generator=gen, dtype=torch.float64),
+    )
+    for got, want in [
+        (
+            torch.nn.functional.conv2d(x.float().to(DEVICE), w.float().to(DEVICE), groups=groups),
+            torch.nn.functional.conv2d(x, w, groups=groups),
+        ),
+        ((a.float().to(DEVICE) @ b.float().to(DEVICE)), a @ b),
+    ]:
+        error = (got.double().cpu() - want).abs().max() / want.abs().max()
+        assert error < 1e-5, float(error)
+
+
 # Three trials with their own learning rate, momentum and SNIP mask (80% sparse), 200 steps,
 # evaluated every 50 against an unreachable goal, counted in full: every trial trains to the end.
 REFERENCE = dataclasses.replace(
