@@ -3,7 +3,7 @@ training time from its job log: what a run stopped at a deadline (benchmarks/gpu
 leaves, and the time the paper's Figure 1+2 grid would take (config.yaml's MNIST studies).
 
     python benchmarks/shot_tables.py OUT_DIR config/gpu_shot.yaml    # presets as given to snakemake
-    python benchmarks/shot_tables.py --order 16,1024,128 config/gpu_shot.yaml   # the shot's study files, in order
+    python benchmarks/shot_tables.py --order 16,128,1024 config/gpu_shot.yaml   # the shot's study files, in order
 """
 
 from __future__ import annotations
