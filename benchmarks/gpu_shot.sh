@@ -98,6 +98,7 @@ echo "   experiment $EXPERIMENT, $((DEADLINE - $(date +%s))) s left for training
 # times for the grid's estimate), each a target of its own Snakemake run (the first also makes
 # the data split and the masks: a pack of 100 seeds per job). SIGINT at the deadline: Snakemake
 # stops its job and exits; every finished study is kept.
+: >"$DEST/workflow.log"  # the studies' runs append to it
 STATUS=0
 for study in $("$PY" benchmarks/shot_tables.py --order $FIRST_BATCHES "${CONFIGS[@]}"); do
   LEFT=$((DEADLINE - $(date +%s)))

@@ -107,10 +107,12 @@ def chunk_trials(chunk):
     return [t for t in names if int(t) < N_TRIALS]
 
 
-def job_trials(wildcards):
-    """The trial numbers a training job trains: its pack's, or the one trial's."""
-    names = [wildcards.trial] if "trial" in wildcards.keys() else chunk_trials(wildcards.chunk)
-    return [int(t) for t in names]
+def job_trials(wildcards, single="trial"):
+    """The trial numbers a job makes results of (trials, or the seeds of their masks): its pack's,
+    or the one its ``single`` wildcard names."""
+    if single in wildcards.keys():
+        return [int(getattr(wildcards, single))]
+    return [int(t) for t in chunk_trials(wildcards.chunk)]
 
 
 def training_inputs(wildcards):
@@ -202,16 +204,12 @@ def network_identity(wildcards):
 
 def mask_job(wildcards, input, output, threads):
     """Untracked param: the seeds to make (a pack's, or the one seed) and their files."""
-    if "seed" in wildcards.keys():  # rule prune_mask
-        names, outputs = [wildcards.seed], [output.masks]
-    else:
-        names, outputs = chunk_trials(wildcards.chunk), list(output.masks)
     return as_json(
         {
             **operational(),
             "data": input.data,
-            "seeds": [int(s) for s in names],
-            "outputs": outputs,
+            "seeds": job_trials(wildcards, single="seed"),
+            "outputs": list(output.masks),
             "threads": threads,
         }
     )

@@ -31,8 +31,8 @@ rule prune_mask:
     input:
         data=DATA_STAMP,
     output:
-        masks=MASK_FILE,
-        stamps=MASK_STAMP,
+        masks=[MASK_FILE],  # lists, as prune_pack's
+        stamps=[MASK_STAMP],
     log:
         f"{LOGS}/masks/{NETWORK}/seed{{seed}}.log",
     conda:
