@@ -35,8 +35,8 @@ print(f"python {platform.python_version()}, torch {torch.__version__}, "
       f"device {torch.cuda.get_device_name() if cuda else 'cpu (no CUDA)'}")
 PY
 elapsed() { echo $(($(date +%s) - START)); }
-# The batch sizes whose throughput (b) measures, and whose studies (c) trains first: 1024 last, as a race
-# there may train its first group of 16 trials the whole 40,000-step budget (README "Groups").
+# The batch sizes whose throughput (b) measures, and whose studies (c) trains first, so that each
+# study's time stands beside the throughput measured at its batch size.
 FIRST_BATCHES=16,128,1024
 
 # The CUDA tests and the benchmark read MNIST from the data cache (resources/data), the workflow

@@ -223,6 +223,9 @@ def test_cuda_graph_on_equals_off(study, monkeypatch):
         if CUDA:
             assert (len(replays) > 0) == graph
             replays.clear()
+    if CUDA:  # groups in lockstep train without graphs (a graph's memory pool per group)
+        train_study(specs, data, dataclasses.replace(settings, max_group=2, budget_steps=16), DEVICE)
+        assert not replays
     (on, on_final), (off, off_final) = results[True], results[False]
     assert [(o.status, o.steps_to_result, o.steps_trained) for o in on] == [
         (o.status, o.steps_to_result, o.steps_trained) for o in off

@@ -190,7 +190,7 @@ def test_training_job_killed_ten_times_resumes_from_its_checkpoint_identically(r
         _check_after_kill(tmp_path, expected)
         assert not trial.exists()
         if checkpoint.exists():  # where the next run starts
-            resumed_at.append(torch.load(checkpoint, weights_only=True)["group"]["step"])
+            resumed_at.append(torch.load(checkpoint, weights_only=True)["groups"][0]["step"])
     snakemake(tmp_path, faulty_config(), *RUN)
     assert result_files(tmp_path) == expected
     assert len(resumed_at) >= 5 and resumed_at == sorted(resumed_at)  # never a step back

@@ -1,10 +1,10 @@
 """Checkpoints of a training job, so that a killed job resumes where it stopped.
 
-A checkpoint is the whole state of engine.train_study's loop at the top of a step: the group
-being trained (its engine.GroupState, field by field: parameters, masks, metaparameters,
+A checkpoint is the whole state of engine.train_study's loop at the top of a step: the groups
+still training (each engine.GroupState, field by field: parameters, masks, metaparameters,
 optimizer buffers, each trial's data-order generator, current permutations, position in the
-epoch, loss sums, divergences), the outcomes so far and the race bound. Resuming from it
-replays the same arithmetic, so on a CPU the result is bit-identical to an uninterrupted run.
+epoch, loss sums, divergences) and the outcomes so far. Resuming from it replays the same
+arithmetic, so on a CPU the result is bit-identical to an uninterrupted run.
 
 The file is written atomically and carries a key (a digest of everything that defines the
 run: trials, metaparameters, initialisations, masks, settings, data); a checkpoint with any
@@ -62,36 +62,17 @@ class Checkpoint:
         if state.get("key") != self.key:
             log.warning("ignoring stale checkpoint %s (made by a different run)", self.path)
             return None
-        log.info(
-            "resuming from checkpoint %s at step %d of group %d", self.path, state["group"]["step"], state["start"]
-        )
+        log.info("resuming from checkpoint %s at step %d", self.path, state["groups"][0]["step"])
         return state
 
     def due(self, step: int) -> bool:
         return self.every > 0 and step > 0 and step % self.every == 0
 
-    def save(self, group: GroupState, start: int, stop_at, outcomes: dict, final_params) -> None:
-        """Save group ``start`` (index of its first spec) at the top of a step."""
+    def save(self, groups: list[GroupState], outcomes: dict, final_params) -> None:
+        """Save ``groups`` (all at the top of the same step)."""
         state = {
             "key": self.key,
-            "start": start,
-            "stop_at": stop_at,
-            "group": {
-                "trials": list(group.trials),
-                "params": {k: v.detach() for k, v in group.params.items()},
-                "masks": group.masks,
-                "metaparameters": group.metaparameters,
-                "optimizer_state": group.optimizer_state,
-                "generators": [gen.get_state() for gen in group.generators],
-                "order": group.order,
-                "position": group.position,
-                "step": group.step,
-                "loss_sum": group.loss_sum,
-                "since_eval": group.since_eval,
-                "diverged_at": group.diverged_at,
-                "best": group.best,
-                "val_wrong": group.val_wrong,
-            },
+            "groups": [self._fields(group) for group in groups],
             "outcomes": {t: dataclasses.asdict(o) for t, o in outcomes.items()},
             "final_params": final_params,
         }
@@ -99,13 +80,34 @@ class Checkpoint:
             torch.save(state, tmp)
 
     @staticmethod
-    def restore(state: dict, outcomes: dict, final_params, device) -> GroupState:
-        """The group of a loaded state, on ``device``; its outcomes and final parameters so far
+    def _fields(group: GroupState) -> dict:
+        return {
+            "trials": list(group.trials),
+            "params": {k: v.detach() for k, v in group.params.items()},
+            "masks": group.masks,
+            "metaparameters": group.metaparameters,
+            "optimizer_state": group.optimizer_state,
+            "generators": [gen.get_state() for gen in group.generators],
+            "order": group.order,
+            "position": group.position,
+            "step": group.step,
+            "loss_sum": group.loss_sum,
+            "since_eval": group.since_eval,
+            "diverged_at": group.diverged_at,
+            "val_wrong": group.val_wrong,
+        }
+
+    @staticmethod
+    def restore(state: dict, outcomes: dict, final_params, device) -> list[GroupState]:
+        """The groups of a loaded state, on ``device``; its outcomes and final parameters so far
         go into ``outcomes`` and ``final_params``."""
-        g = state["group"]
         outcomes.update({t: TrialOutcome(**o) for t, o in state["outcomes"].items()})
         if final_params is not None and state["final_params"] is not None:
             final_params.update(state["final_params"])
+        return [Checkpoint._group(g, device) for g in state["groups"]]
+
+    @staticmethod
+    def _group(g: dict, device) -> GroupState:
         return GroupState(
             trials=list(g["trials"]),
             params={k: v.to(device).requires_grad_() for k, v in g["params"].items()},
@@ -119,7 +121,6 @@ class Checkpoint:
             loss_sum=g["loss_sum"].to(device),
             since_eval=g["since_eval"],
             diverged_at=g["diverged_at"].to(device),
-            best=g["best"],
             val_wrong=g["val_wrong"].to(device),
         )
 

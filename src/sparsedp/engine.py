@@ -5,16 +5,20 @@ trial number), so a trial's result does not depend on which trials share its pac
 carry a leading trial axis and one forward/backward pass serves every active trial (see
 models.forward). Finished trials are dropped from the tensors as they finish.
 
-A group of trials is a GroupState; ``train_step`` advances it by one step and ``evaluate``
-decides, every eval_every steps, which of its trials are finished. Between evaluations the
-host never waits for the device: on CUDA the step can be one captured graph (``cuda_graph``).
+A group of trials is a GroupState; ``train_step`` advances it by one step. Every eval_every
+steps ``evaluate`` counts each trial's validation errors and ``decide`` records which trials are
+finished. The groups of a study train in lockstep (each takes every step in turn) and are
+evaluated together, so a race stops every group at the first step at which any trial reaches
+the goal: groups bound memory, not the race. Between evaluations the host never waits for the
+device: on CUDA the step of a study trained as one group can be one captured graph
+(``cuda_graph``).
 
 One run gives steps-to-result at several goal errors (``goal_errors``): a trial trains until
 it reaches the tightest goal, and records the first evaluation step at which it reached each.
 Statuses, per goal: complete (goal reached at steps_to_result), incomplete (budget spent),
 infeasible (non-finite training loss before the goal was reached), pruned (race mode: stopped
-at the step where another trial of the study had already reached the tightest goal, so it
-could not have beaten that trial at any goal).
+at the first step at which another trial of the study reached the tightest goal, so it could
+not have beaten that trial at any goal).
 """
 
 from __future__ import annotations
@@ -53,9 +57,9 @@ class StudySettings:
     mode: str = "race"  # race | census
     eval_chunk: int = 1000
     early_exit: bool = True
-    max_group: int | None = None  # trials trained at once; None = all of them
+    max_group: int | None = None  # trials in one forward pass (memory); None = all of them
     loop_trials: bool | None = None  # one forward per trial (None: on CPU, where grouped convs are slow)
-    cuda_graph: bool = True  # on CUDA, replay the training step as a captured graph (ignored on a CPU)
+    cuda_graph: bool = True  # on CUDA, replay a lone group's step as a captured graph (ignored on a CPU)
 
 
 @dataclass
@@ -158,6 +162,11 @@ def max_errors(goal_error: float, n_val: int) -> int:
     return bound
 
 
+def goal_bounds(settings: StudySettings, data) -> list[int]:
+    """The most validation errors that meet each goal of ``settings.goal_errors``."""
+    return [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
+
+
 def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False, wrong=None):
     """Validation errors per trial, counted chunk by chunk over the whole validation set.
 
@@ -217,7 +226,6 @@ class GroupState:
     loss_sum: torch.Tensor  # [T] finite training losses since the last evaluation
     since_eval: int  # steps since the last evaluation
     diverged_at: torch.Tensor  # [T] long: the step (from 0) of the first non-finite loss, -1 if none
-    best: int | None  # the first step at which a trial of this group reached the tightest goal
     val_wrong: torch.Tensor  # [T, n_val] bool: examples missed at their last count (see count_errors)
 
     def keep(self, rows: list[int]) -> None:
@@ -271,7 +279,6 @@ def new_group(specs, settings: StudySettings, device, n_train: int, n_val: int) 
         loss_sum=torch.zeros(len(specs), **real),
         since_eval=0,
         diverged_at=torch.full((len(specs),), -1, dtype=torch.long, device=device),
-        best=None,
         val_wrong=torch.zeros(len(specs), n_val, dtype=torch.bool, device=device),
     )
 
@@ -334,22 +341,30 @@ def _step_runner(state: GroupState, settings: StudySettings, data, loop: bool, g
     return replay
 
 
-def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes: dict, loop: bool) -> list[int]:
-    """Decide every trial's fate at this step: record it in ``outcomes``; return the rows of
-    the trials that train on.
+@dataclass
+class Evaluation:
+    """One group's trials at an evaluation step, row by row."""
+
+    diverged_at: list[int]  # see GroupState.diverged_at
+    mean_loss: list[float]  # mean finite training loss since the last evaluation
+    errors: list[int]  # validation errors counted (0 for a diverged trial: not counted)
+    seen: list[int]  # validation examples counted
+    done: list[bool]  # every goal reached (healthy, errors within the tightest bound)
+
+
+def evaluate(state: GroupState, settings: StudySettings, data, outcomes: dict, loop: bool) -> Evaluation:
+    """Count the validation errors of the trials of ``state`` at this step.
 
     A trial's errors are counted against the bound of the loosest goal it has not reached yet,
     which decides all its open goals: a count that passes it meets none of them, a full count
     decides all. (Against the loosest goal of all, a trial past it would be counted in full at
     every check: most of the work at small batch sizes.)
     """
-    step = state.step
     diverged_at = state.diverged_at.tolist()
     mean_loss = (state.loss_sum / state.since_eval).tolist()
     state.loss_sum.zero_()
     state.since_eval = 0
-    bounds = [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
-    tightest = min(bounds)
+    bounds = goal_bounds(settings, data)
     open_bound = [
         max(b for b, steps in zip(bounds, outcomes[trial].steps_to_result) if steps is None) for trial in state.trials
     ]
@@ -371,26 +386,35 @@ def evaluate(state: GroupState, settings: StudySettings, data, stop_at, outcomes
         )
         errors[healthy], seen[healthy] = e, s
         state.val_wrong[healthy] = wrong
-    done = [diverged_at[i] < 0 and int(errors[i]) <= tightest for i in range(len(state.trials))]
-    race_over = settings.mode == "race" and (any(done) or (stop_at is not None and step >= stop_at))
+    errors, seen = errors.tolist(), seen.tolist()
+    done = [diverged_at[i] < 0 and errors[i] <= min(bounds) for i in range(len(state.trials))]
+    return Evaluation(diverged_at, mean_loss, errors, seen, done)
+
+
+def decide(state: GroupState, counted: Evaluation, settings: StudySettings, data, outcomes: dict, race_over: bool):
+    """Record the fate of every trial of ``state`` at this step in ``outcomes`` (``race_over``:
+    a trial of the study has reached every goal, so those that have not are pruned); return the
+    rows of the trials that train on."""
+    step = state.step
+    bounds = goal_bounds(settings, data)
     rows = []
     for i, trial in enumerate(state.trials):
         out = outcomes[trial]
         out.steps_trained = step
-        if diverged_at[i] >= 0:
-            out.diverged_at_step = diverged_at[i] + 1
+        if counted.diverged_at[i] >= 0:
+            out.diverged_at_step = counted.diverged_at[i] + 1
             _finish(out, INFEASIBLE)
             continue
         out.curve["step"].append(step)
-        out.curve["val_errors"].append(int(errors[i]))
-        out.curve["val_examples"].append(int(seen[i]))
-        out.curve["train_loss"].append(mean_loss[i])
+        out.curve["val_errors"].append(counted.errors[i])
+        out.curve["val_examples"].append(counted.seen[i])
+        out.curve["train_loss"].append(counted.mean_loss[i])
         for j, bound in enumerate(bounds):
-            if out.steps_to_result[j] is None and int(errors[i]) <= bound:
+            if out.steps_to_result[j] is None and counted.errors[i] <= bound:
                 out.status[j], out.steps_to_result[j] = COMPLETE, step
-        if done[i]:  # every goal is reached now
-            state.best = step if state.best is None else min(state.best, step)
-        elif race_over:
+        if counted.done[i]:  # every goal is reached now
+            continue
+        if race_over:
             _finish(out, PRUNED)
         elif step >= settings.budget_steps:
             _finish(out, INCOMPLETE)
@@ -426,17 +450,15 @@ def full_float32() -> None:
         torch.backends.cudnn.allow_tf32 = False
 
 
-def train_study(
-    specs, data, settings: StudySettings, device="cpu", stop_at: int | None = None, final_params=None, checkpoint=None
-):
+def train_study(specs, data, settings: StudySettings, device="cpu", final_params=None, checkpoint=None):
     """Train the trials ``specs`` of one study; returns a TrialOutcome per trial, in order.
 
     ``final_params``, if a dict, receives each trial's parameters ([1, ...], on the CPU) as
     they were when it stopped.
 
-    Groups of ``settings.max_group`` trials run one after the other; in race mode the best
-    step at the tightest goal found so far (``stop_at``, also accepted from outside) bounds
-    every later trial.
+    The trials train in groups of ``settings.max_group``, in lockstep: every group takes each
+    step, and all are evaluated at the same steps, so a race ends for every trial at the first
+    step at which one of the study reaches every goal, however the trials are grouped.
 
     ``checkpoint`` (a checkpoint.Checkpoint) saves the loop's state at intervals, and a run
     that finds its own checkpoint resumes from it.
@@ -451,43 +473,46 @@ def train_study(
         full_float32()
     loop = settings.loop_trials if settings.loop_trials is not None else not cuda
     outcomes = {}
-    group_size = settings.max_group or len(specs)
     saved = checkpoint.load() if checkpoint is not None else None
-    first = 0
-    if saved is not None:  # skip the groups the killed run had finished
-        first, stop_at = saved["start"], saved["stop_at"]
-    for start in range(first, len(specs), group_size):
-        group = specs[start : start + group_size]
+    if saved is not None:
+        groups = checkpoint.restore(saved, outcomes, final_params, device)
+    else:
         goals = len(settings.goal_errors)
-        outcomes.update({s.trial: TrialOutcome(s.trial, [INCOMPLETE] * goals, [None] * goals) for s in group})
-        if saved is not None:
-            state = checkpoint.restore(saved, outcomes, final_params, device)
-            saved = None
-        else:
-            state = new_group(group, settings, device, n_train, len(data["val_x"]))
-        run = None
-        while state.trials:
-            if checkpoint is not None and checkpoint.due(state.step):
-                checkpoint.save(state, start, stop_at, outcomes, final_params)
+        outcomes = {s.trial: TrialOutcome(s.trial, [INCOMPLETE] * goals, [None] * goals) for s in specs}
+        size = settings.max_group or len(specs)
+        n_val = len(data["val_x"])
+        groups = [new_group(specs[i : i + size], settings, device, n_train, n_val) for i in range(0, len(specs), size)]
+    # One captured graph per group would hold each group's activations in its own memory pool:
+    # graphs only for a study trained as one group (small batches, where launches cost most).
+    graph = cuda and settings.cuda_graph and len(groups) == 1
+    runs = [None] * len(groups)  # each group's step (captured anew when its tensors are replaced)
+    while groups:
+        if checkpoint is not None and checkpoint.due(groups[0].step):
+            checkpoint.save(groups, outcomes, final_params)
+        for i, state in enumerate(groups):
             if state.position + batch > n_train:  # new epoch: a fresh permutation per trial, remainder dropped
                 state.order = _epoch_order(state.generators, n_train, device)
                 state.position = 0
-            if run is None:
-                run = _step_runner(state, settings, data, loop, graph=cuda and settings.cuda_graph)
-            run(state.order[:, state.position : state.position + batch], state.step)
+            if runs[i] is None:
+                runs[i] = _step_runner(state, settings, data, loop, graph)
+            runs[i](state.order[:, state.position : state.position + batch], state.step)
             state.position += batch
             state.step += 1
             state.since_eval += 1
-            if state.step % settings.eval_every and state.step < settings.budget_steps:
-                continue
-            rows = evaluate(state, settings, data, stop_at, outcomes, loop)
+        step = groups[0].step
+        if step % settings.eval_every and step < settings.budget_steps:
+            continue
+        counted = [evaluate(state, settings, data, outcomes, loop) for state in groups]
+        race_over = settings.mode == "race" and any(any(c.done) for c in counted)
+        for i, (state, c) in enumerate(zip(groups, counted)):
+            rows = decide(state, c, settings, data, outcomes, race_over)
             if len(rows) < len(state.trials):
                 if final_params is not None:
-                    for i, trial in enumerate(state.trials):
-                        if i not in rows:
-                            final_params[trial] = {k: v[i : i + 1].detach().cpu() for k, v in state.params.items()}
+                    for row, trial in enumerate(state.trials):
+                        if row not in rows:
+                            final_params[trial] = {k: v[row : row + 1].detach().cpu() for k, v in state.params.items()}
                 state.keep(rows)
-                run = None  # a captured graph holds the tensors just replaced
-        if settings.mode == "race" and state.best is not None:
-            stop_at = state.best if stop_at is None else min(stop_at, state.best)
+                runs[i] = None  # a captured graph holds the tensors just replaced
+        runs = [run for run, state in zip(runs, groups) if state.trials]
+        groups = [state for state in groups if state.trials]
     return [outcomes[s.trial] for s in specs]

@@ -203,7 +203,7 @@ def train(identity: dict, job: dict) -> None:
     study = study_settings(identity, settings)
     tensors = load_data(job["data"], device, identity["data"])
     start = time.perf_counter()
-    run = run_key(specs, study, data=identity["data"], device=device)
+    run = run_key(specs, study, data=identity["data"], device=device, code=identity["code"])
     checkpoint = Checkpoint(job["checkpoint"], run, settings["checkpoint_every"])
     outcomes = train_study(specs, tensors, study, device, checkpoint=checkpoint)
     seconds = time.perf_counter() - start
