@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import sys
 import time
 from pathlib import Path
@@ -75,24 +76,15 @@ def make_specs(n, config, optimizer):
 @contextlib.contextmanager
 def tf32_allowed():
     """TF32 for cuDNN convolutions and matrix products in the engine and the plain loop, which
-    both set full float32 on CUDA (engine.full_float32): what TF32 would gain, measured before
-    the pipeline offers it (its 10-bit mantissa would also change results)."""
-
-    def allow():
-        if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9
-            torch.backends.cuda.matmul.fp32_precision = "tf32"
-            torch.backends.cudnn.conv.fp32_precision = "tf32"
-        else:
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-
-    saved = engine.full_float32
-    engine.full_float32 = baseline.full_float32 = allow
+    both set full float32 on CUDA (engine.float32_precision): what TF32 would gain, measured
+    before the pipeline offers it (its 10-bit mantissa would also change results)."""
+    full = engine.float32_precision
+    engine.float32_precision = baseline.float32_precision = functools.partial(full, tf32=True)
     try:
         yield
     finally:
-        engine.full_float32 = baseline.full_float32 = saved
-        saved()
+        engine.float32_precision = baseline.float32_precision = full
+        full()
 
 
 def as_float64(spec, data):
@@ -211,7 +203,7 @@ def main():
     name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} threads"
     print(f"device: {name}; torch {torch.__version__}; {args.trials} trials, {args.optimizer}, dense Simple-CNN, MNIST")
     if cuda:
-        print("float32 without TF32 (engine.full_float32), cuDNN heuristics (benchmark mode off)")
+        print("float32 without TF32 (engine.float32_precision), cuDNN heuristics (benchmark mode off)")
 
     def plain_trial(settings):
         return train_plain(specs[0], data, settings, args.device)

@@ -71,12 +71,12 @@ def assert_masked_weights_zero(final, specs):
 
 @pytest.mark.parametrize("groups", [1, 100])
 def test_full_float32_means_ieee_convolutions_and_products_on_the_device(groups):
-    """The precision policy (engine.full_float32) in effect: float32 convolutions (one, or 100
+    """The precision policy (engine.float32_precision) in effect: float32 convolutions (one, or 100
     grouped as the engine groups trials) and matrix products within float32 rounding of float64
     (1e-6 of the largest output on a CPU), where TF32's 10-bit mantissa is 2.5e-4 off (inputs
     rounded to TF32 on a CPU): the first shot's GPU runs of high-momentum trials went their own
     way where CPU float32 and float64 agreed, and this tells whether TF32 crept in."""
-    engine.full_float32()
+    engine.float32_precision()
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(64, groups * 32, 12, 12, generator=gen, dtype=torch.float64)
     w = torch.randn(groups * 64, 32, 5, 5, generator=gen, dtype=torch.float64)

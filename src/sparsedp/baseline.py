@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .engine import StudySettings, TrialOutcome, TrialSpec, full_float32, max_errors
+from .engine import StudySettings, TrialOutcome, TrialSpec, float32_precision, max_errors
 from .models import channels_last, reference_module
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE
 from .search import derived_seed
@@ -17,7 +17,7 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
     if settings.schedule != "constant":
         raise ValueError("the plain loop has the constant schedule only")
     if torch.device(device).type == "cuda":
-        full_float32()  # as the engine
+        float32_precision()  # as the engine
     model = reference_module(settings.model, spec.params).to(device)
     masks = {k: m[0].to(device) for k, m in spec.masks.items() if not bool(m.all())}
     params = dict(model.named_parameters())

@@ -437,17 +437,18 @@ def _epoch_order(generators, n_train: int, device) -> torch.Tensor:
     return order.to(device)
 
 
-def full_float32() -> None:
-    """No TF32 on CUDA: matrix products and cuDNN convolutions in full float32 (cuDNN's default
-    allows TF32). A trial's trajectory then differs between devices only by summation order, as
-    between CPUs, not by TF32's 10-bit mantissa, which can move a trial across a goal's
-    boundary and so change steps-to-result. The price: slower convolutions on Ampere and later."""
+def float32_precision(tf32: bool = False) -> None:
+    """Full float32 on CUDA, no TF32: matrix products and cuDNN convolutions in IEEE float32
+    (cuDNN's default allows TF32). A trial's trajectory then differs between devices only by
+    summation order, as between CPUs, not by TF32's 10-bit mantissa, which can move a trial
+    across a goal's boundary and so change steps-to-result. The price: slower convolutions on
+    Ampere and later. ``tf32`` allows TF32 instead (benchmarks only: what it would gain)."""
     if hasattr(torch.backends.cudnn, "conv"):  # torch >= 2.9, which refuses a mix with the older flags
-        torch.backends.cuda.matmul.fp32_precision = "ieee"
-        torch.backends.cudnn.conv.fp32_precision = "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if tf32 else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if tf32 else "ieee"
     else:
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
 
 
 def train_study(specs, data, settings: StudySettings, device="cpu", final_params=None, checkpoint=None):
@@ -470,7 +471,7 @@ def train_study(specs, data, settings: StudySettings, device="cpu", final_params
         raise ValueError(f"batch size {batch} exceeds the {n_train} training examples")
     cuda = torch.device(device).type == "cuda"
     if cuda:
-        full_float32()
+        float32_precision()
     loop = settings.loop_trials if settings.loop_trials is not None else not cuda
     outcomes = {}
     saved = checkpoint.load() if checkpoint is not None else None
