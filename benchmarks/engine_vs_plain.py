@@ -7,8 +7,9 @@ time, nn.Module + torch.optim.SGD, the whole validation set checked every eval_e
     python benchmarks/engine_vs_plain.py --device cuda --trials 100
     python benchmarks/engine_vs_plain.py --device cuda --trials 100 --group-sizes 10,25,50,100 --skip-study
 
-Prints (1) training throughput in trial-steps/s at several batch sizes (on CUDA also with the
-CUDA graph off, with per-trial convolutions (loop_trials) instead of grouped ones, and with
+Prints (1) training throughput in trial-steps/s at several batch sizes, the trials in one group
+and as the pipeline groups them (training.group_examples, groups in lockstep; on CUDA also with
+the CUDA graph off, with per-trial convolutions (loop_trials) instead of grouped ones, and with
 TF32 allowed for both the plain loop and the engine), (2) with --group-sizes, the engine's
 throughput per batch size when that many trials train at once (to choose
 training.group_examples from), (3) with --profile-batch B, where the time of the engine's
@@ -212,7 +213,10 @@ def main():
         return lambda settings: train_study(group, data, settings, args.device)
 
     print("\n(1) training throughput, trial-steps/s (no evaluation)")
-    header = f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7}"
+    # "engine": all trials in one group; "pipeline": in groups of training.group_examples // batch
+    # trials (the config's), in lockstep, as the workflow trains them.
+    group_examples = config["training"]["group_examples"]
+    header = f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7} {'groups of':>9} {'pipeline':>10} {'ratio':>7}"
     if cuda:  # the engine without the graph, with per-trial convolutions; both with TF32 allowed
         header += f" {'no graph':>10} {'per-trial':>10} {'plain tf32':>10} {'eng. tf32':>10} {'ratio':>7}"
     print(header)
@@ -220,6 +224,13 @@ def main():
         plain_rate = throughput(plain_trial, 1, args, batch)
         engine_rate = throughput(engine_of(specs), len(specs), args, batch)
         line = f"{batch:>6} {plain_rate:>10.1f} {engine_rate:>10.1f} {engine_rate / plain_rate:>6.2f}x"
+        group = min(max(1, group_examples // batch), len(specs))
+        pipeline_rate = (
+            engine_rate
+            if group == len(specs)
+            else throughput(engine_of(specs), len(specs), args, batch, max_group=group)
+        )
+        line += f" {group:>9} {pipeline_rate:>10.1f} {pipeline_rate / plain_rate:>6.2f}x"
         if cuda:
             line += f" {throughput(engine_of(specs), len(specs), args, batch, cuda_graph=False):>10.1f}"
             line += f" {throughput(engine_of(specs), len(specs), args, batch, loop_trials=True):>10.1f}"
