@@ -43,7 +43,7 @@ from sparsedp.config import load  # noqa: E402
 from sparsedp.data import load_tensors  # noqa: E402
 from sparsedp.engine import StudySettings, TrialSpec, train_study  # noqa: E402
 from sparsedp.identity import data_identity  # noqa: E402
-from sparsedp.jobs import prepare_data  # noqa: E402
+from sparsedp.jobs import prepare_data, trials_per_group  # noqa: E402
 from sparsedp.models import init_parameters  # noqa: E402
 from sparsedp.reduce import best_trial  # noqa: E402
 from sparsedp.search import metaparameters  # noqa: E402
@@ -215,7 +215,6 @@ def main():
     print("\n(1) training throughput, trial-steps/s (no evaluation)")
     # "engine": all trials in one group; "pipeline": in groups of training.group_examples // batch
     # trials (the config's), in lockstep, as the workflow trains them.
-    group_examples = config["training"]["group_examples"]
     header = f"{'batch':>6} {'plain':>10} {'engine':>10} {'ratio':>7} {'groups of':>9} {'pipeline':>10} {'ratio':>7}"
     if cuda:  # the engine without the graph, with per-trial convolutions; both with TF32 allowed
         header += f" {'no graph':>10} {'per-trial':>10} {'plain tf32':>10} {'eng. tf32':>10} {'ratio':>7}"
@@ -224,7 +223,7 @@ def main():
         plain_rate = throughput(plain_trial, 1, args, batch)
         engine_rate = throughput(engine_of(specs), len(specs), args, batch)
         line = f"{batch:>6} {plain_rate:>10.1f} {engine_rate:>10.1f} {engine_rate / plain_rate:>6.2f}x"
-        group = min(max(1, group_examples // batch), len(specs))
+        group = min(trials_per_group(config["training"], batch), len(specs))
         pipeline_rate = (
             engine_rate
             if group == len(specs)

@@ -178,8 +178,14 @@ def study_settings(identity: dict, training: dict):
         mode=identity["mode"],
         eval_chunk=training["eval_chunk"],
         early_exit=training["early_exit"],
-        max_group=max(1, training["group_examples"] // identity["batch_size"]),
+        max_group=trials_per_group(training, identity["batch_size"]),
     )
+
+
+def trials_per_group(training: dict, batch_size: int) -> int:
+    """Trials in one forward pass at ``batch_size``: the config's ``training.group_examples``
+    trial-examples, and at least one trial."""
+    return max(1, training["group_examples"] // batch_size)
 
 
 def train(identity: dict, job: dict) -> None:

@@ -73,6 +73,10 @@ def job_command(job):
     return lambda wildcards, input: f"{_PYTHON} {_JOB_SCRIPT} {job}"
 
 
+# The shell command of every rule that runs a job (params run, identity, job; see job_command).
+JOB_SHELL = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+
+
 def study_of(wildcards):
     return cfg.Study(
         wildcards.workload,
@@ -99,6 +103,14 @@ def study_file(study):
 def pack_member(j):
     """The trial-name digits of a pack's j-th trial (none when a pack is a single trial)."""
     return f"{j:0{PACK_DIGITS}d}" if PACK_DIGITS else ""
+
+
+def pack_files(pattern, member):
+    """The files of a whole pack: ``pattern`` with its ``member`` wildcard (trial or seed) made
+    the pack's ``{chunk}`` and each member's digits."""
+    return [
+        pattern.replace(f"{{{member}}}", f"{{chunk}}{pack_member(j)}") for j in range(PACK_SIZE)
+    ]
 
 
 def chunk_trials(chunk):

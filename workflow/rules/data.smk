@@ -13,4 +13,4 @@ rule dataset:
         job=data_job,
         run=job_command("data"),
     shell:
-        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+        JOB_SHELL

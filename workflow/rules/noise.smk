@@ -17,7 +17,7 @@ rule noise_scale:
         job=noise_job,
         run=job_command("noise_scale"),
     shell:
-        "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+        JOB_SHELL
 
 
 rule noise_scale_table:

@@ -6,15 +6,12 @@
 ruleorder: prune_pack > prune_mask
 
 
-PRUNE = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
-
-
 rule prune_pack:
     input:
         unpack(mask_pack_inputs),
     output:
-        masks=[MASK_FILE.replace("{seed}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
-        stamps=[MASK_STAMP.replace("{seed}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
+        masks=pack_files(MASK_FILE, "seed"),
+        stamps=pack_files(MASK_STAMP, "seed"),
     log:
         f"{LOGS}/masks/{NETWORK}/pack{{chunk}}.log",
     conda:
@@ -24,7 +21,7 @@ rule prune_pack:
         job=mask_job,
         run=job_command("mask"),
     shell:
-        PRUNE
+        JOB_SHELL
 
 
 rule prune_mask:
@@ -42,4 +39,4 @@ rule prune_mask:
         job=mask_job,
         run=job_command("mask"),
     shell:
-        PRUNE
+        JOB_SHELL

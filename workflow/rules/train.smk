@@ -5,14 +5,11 @@
 ruleorder: train_pack > train_trial
 
 
-TRAIN = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
-
-
 rule train_pack:
     input:
         unpack(pack_inputs),
     output:
-        [TRIAL_FILE.replace("{trial}", "{chunk}" + pack_member(j)) for j in range(PACK_SIZE)],
+        pack_files(TRIAL_FILE, "trial"),
     log:
         f"{LOGS}/train/{STUDY}/pack{{chunk}}.log",
     conda:
@@ -23,7 +20,7 @@ rule train_pack:
         job=training_job,
         run=job_command("train"),
     shell:
-        TRAIN
+        JOB_SHELL
 
 
 rule train_trial:
@@ -41,4 +38,4 @@ rule train_trial:
         job=training_job,
         run=job_command("train"),
     shell:
-        TRAIN
+        JOB_SHELL
