@@ -18,6 +18,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/network.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/reduce.smk"
@@ -30,6 +31,7 @@ include: "workflow/rules/noise.smk"
 localrules:
     all,
     dataset,
+    network_facts,
     reduce_study,
     steps_to_result_table,
     critical_batch_table,

@@ -4,21 +4,32 @@ engine's yardstick for both speed (benchmarks/) and correctness (tests)."""
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
 from .engine import StudySettings, TrialOutcome, TrialSpec, float32_precision, max_errors
-from .models import channels_last, reference_module
+from .models import Network, channels_last
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE
 from .search import derived_seed
 
 
-def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") -> tuple[TrialOutcome, torch.nn.Module]:
+def trial_module(network: Network, spec: TrialSpec) -> torch.nn.Module:
+    """The network's module holding trial ``spec``'s initial parameters and buffers."""
+    module = copy.deepcopy(network.module).to(next(iter(spec.params.values())).dtype)
+    module.load_state_dict({k: v[0].clone() for k, v in {**spec.params, **spec.buffers}.items()})
+    return module
+
+
+def train_plain(
+    spec: TrialSpec, data, settings: StudySettings, network: Network, device="cpu"
+) -> tuple[TrialOutcome, torch.nn.Module]:
     if settings.schedule != "constant":
         raise ValueError("the plain loop has the constant schedule only")
     if torch.device(device).type == "cuda":
         float32_precision()  # as the engine
-    model = reference_module(settings.model, spec.params).to(device)
+    model = trial_module(network, spec).to(device)
     masks = {k: m[0].to(device) for k, m in spec.masks.items() if not bool(m.all())}
     params = dict(model.named_parameters())
     with torch.no_grad():
@@ -40,6 +51,7 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
             perm, pos = torch.randperm(n, generator=gen).to(device), 0
         idx = perm[pos : pos + batch]
         pos += batch
+        model.train()
         loss = F.cross_entropy(model(channels_last(data["train_x"][idx])), data["train_y"][idx])
         opt.zero_grad()
         loss.backward()
@@ -52,6 +64,7 @@ def train_plain(spec: TrialSpec, data, settings: StudySettings, device="cpu") ->
             out.status = [COMPLETE if s is not None else INFEASIBLE for s in out.steps_to_result]
             return out, model
         if step % settings.eval_every == 0 or step == settings.budget_steps:
+            model.eval()
             with torch.no_grad():
                 errors = sum(
                     int(

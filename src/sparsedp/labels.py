@@ -34,8 +34,10 @@ def pow2(x) -> str:
 
 
 def network(model: str, dataset: str) -> str:
-    """('simple_cnn', 'mnist') -> 'Simple-CNN on MNIST'."""
-    return f"{registry.MODELS[model].label} on {registry.DATASETS[dataset].label}"
+    """('simple_cnn', 'mnist') -> 'Simple-CNN on MNIST'; a config's own model or dataset by its name."""
+    model_label = registry.MODELS[model].label if model in registry.MODELS else model
+    dataset_label = registry.DATASETS[dataset].label if dataset in registry.DATASETS else dataset
+    return f"{model_label} on {dataset_label}"
 
 
 def optimizer(name: str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import forward
+from .models import Network
 from .search import derived_seed
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,13 @@ def sample_sq_norms(sq_norm, n_examples: int, b_small: int, b_big: int, draws: i
     return np.array(small), np.array(big)
 
 
-def masked_sq_norm(model: str, params: dict, masks: dict, x, y) -> float:
-    """|∇L|² of the mean cross-entropy of the masked network (trial axis of size 1), counting
-    only the kept parameters: masked weights are zero and their gradients are excluded."""
+def masked_sq_norm(network: Network, params: dict, buffers: dict, masks: dict, x, y) -> float:
+    """|∇L|² of the mean cross-entropy of the masked network (trial axis of size 1) in training
+    mode (its running statistics left as given), counting only the kept parameters: masked
+    weights are zero and their gradients are excluded."""
     leaves = {k: (v * masks[k]).requires_grad_() for k, v in params.items()}
-    loss = F.cross_entropy(forward(model, leaves, x)[0], y)
+    own = {k: v.clone() for k, v in buffers.items()}
+    loss = F.cross_entropy(network.logits(leaves, own, x, shared=True, loop=True)[0], y)
     grads = torch.autograd.grad(loss, list(leaves.values()))
     return sum(float((g * masks[k]).double().square().sum()) for k, g in zip(leaves, grads))
 

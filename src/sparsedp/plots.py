@@ -449,6 +449,7 @@ def figure_pruning(table: pd.DataFrame, critical: pd.DataFrame | None = None, ex
 
 # The drawing function of each figure of registry.FIGURES.
 FIGURES = {
+    "fig1": figure1,
     "fig1_mnist": figure1,
     "fig2_mnist": figure2,
     "fig3_cifar": figure1,

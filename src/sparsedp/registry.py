@@ -1,11 +1,12 @@
 """What exists: datasets, models, optimizers, schedules, searched metaparameters, pruning methods
-and figures, each once, with its label and what it needs.
+and figures, each once, with its label and what it needs. A config adds its own models and
+datasets (``models:``, ``datasets:``) beside the datasets and models here.
 
 Read by config validation (the schema's enums, search ranges and figure keys are filled from
 here), the search, the rules, the engine (one update rule per optimizer under the same name),
-pruning (one score function per method), plots, claims and the report's captions. Adding an
-optimizer, a pruning method or a figure is one entry here plus its function; tests check that
-every entry has one. Torch-free: imported by the Snakefile at parse time.
+pruning (one score function per method), plots, claims and the report's captions. Adding a
+model, an optimizer, a pruning method or a figure is one entry here plus its function; tests
+check that every entry has one. Torch-free: imported by the Snakefile at parse time.
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Dataset:
+    """A dataset whose original files the workflow fetches (fetch.DATASETS) and reads (data.READERS)."""
+
     label: str
+    validation: int  # examples held out of the training files for validation (the reference code's split)
+    standardise: str  # global (one mean and std) | channel (per channel)
 
 
 @dataclass(frozen=True)
 class Model:
+    """A network of models.NETWORKS: its factory takes the input shape and classes of the data."""
+
     label: str
-    dataset: str  # the dataset it is built for (its input shape and classes)
     description: str
+    init: str = "variance_scaling"  # the reference code's initialisation (models.init_network)
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,15 @@ class Figure:
     by: str = "sparsity"  # what its curves compare: sparsities (one pruning method) or pruning methods
 
 
-DATASETS = {"mnist": Dataset("MNIST"), "cifar10": Dataset("CIFAR-10")}
+DATASETS = {
+    "mnist": Dataset("MNIST", validation=6000, standardise="global"),
+    "cifar10": Dataset("CIFAR-10", validation=5000, standardise="channel"),
+}
 
 MODELS = {
-    "simple_cnn": Model("Simple-CNN", "mnist", "the reference code's Simple-CNN (VALID padding)"),
-    "simple_cnn_same": Model("Simple-CNN (SAME)", "mnist", "Shallue et al.'s variant (SAME padding)"),
-    "resnet8": Model("ResNet-8", "cifar10", "the reference code's ResNet-8 without batch norm"),
+    "simple_cnn": Model("Simple-CNN", "the reference code's Simple-CNN (VALID padding)"),
+    "simple_cnn_same": Model("Simple-CNN (SAME)", "Shallue et al.'s variant (SAME padding, a hidden layer)"),
+    "resnet8": Model("ResNet-8", "the reference code's ResNet-8 without batch norm"),
 }
 
 METAPARAMETERS = {
@@ -107,6 +117,7 @@ PRUNING = {
 }
 
 FIGURES = {
+    "fig1": Figure("Figure 1 for any workloads: steps-to-result against batch size", "studies"),
     "fig1_mnist": Figure("Figure 1: steps-to-result, MNIST", "studies"),
     "fig2_mnist": Figure("Figure 2: optimizers compared, MNIST", "studies"),
     "fig3_cifar": Figure("Figure 3: steps-to-result, CIFAR-10", "studies"),

@@ -23,6 +23,8 @@ PACK_SIZE = config["training"]["pack_size"]
 PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
 STUDY = "{workload}/{pruning}/sparsity{sparsity}/batch{batch}"  # = cfg.Study.path
 DATA_FILE = f"{RESULTS}/data/{{dataset}}.npz"
+# What the check of a model on a dataset found (jobs.network_facts): made before any mask of it.
+NETWORK_FACTS = f"{RESULTS}/networks/{{dataset}}/{{model}}.json"
 NETWORK = "{pruning}/{dataset}/{model}/sparsity{sparsity}"  # a network as pruned, before training
 MASK_FILE = f"{RESULTS}/masks/{NETWORK}/seed{{seed}}.pt"
 # A data split's or mask's stamp (its identity and content digest): what the rules using it take
@@ -34,7 +36,7 @@ STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
 NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # Tracked param of the rules that make studies, tables and figures from trials: a change of
 # the analysis code redoes them (seconds), never a training job.
-ANALYSIS_CODE = identity.code_version("analysis")
+ANALYSIS_CODE = identity.analysis_version()
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
@@ -57,9 +59,9 @@ wildcard_constraints:
     trial=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
     chunk=r"[0-9]{%d}" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
     seed=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
-    dataset=r"[a-z0-9]+",
+    dataset=r"[a-z][a-z0-9_]*",
     pruning="|".join([registry.DENSE, *registry.PRUNING]),
-    model=r"[a-z0-9_]+",
+    model=r"[a-z][a-z0-9_]*",
     figure="|".join(registry.FIGURES),
 
 
@@ -166,13 +168,22 @@ def pack_inputs(wildcards):
     return training_inputs(wildcards)
 
 
+def mask_inputs(wildcards):
+    """The data split and the check of the model on it (jobs.network_facts: a model that cannot
+    be trained is refused before any mask)."""
+    return {
+        "data": DATA_STAMP.format(dataset=wildcards.dataset),
+        "network": network_facts_file(wildcards.dataset, wildcards.model),
+    }
+
+
 def mask_pack_inputs(wildcards):
-    """The data split for a whole pack of seeds, or an unbuildable file (rule prune_mask then
+    """mask_inputs for a whole pack of seeds, or an unbuildable file (rule prune_mask then
     makes its missing masks)."""
     files = [MASK_FILE, MASK_STAMP]
     if not whole_pack(lambda s: [f.format(seed=s, **wildcards) for f in files], wildcards):
         return NOT_A_PACK
-    return {"data": DATA_STAMP.format(dataset=wildcards.dataset)}
+    return mask_inputs(wildcards)
 
 
 def study_identity(wildcards):
@@ -184,10 +195,12 @@ def training_job(wildcards, input, output, threads):
     """Untracked param (a function of the job's files): files and operational settings."""
     trials = job_trials(wildcards)
     study = study_of(wildcards)
+    model = config["workloads"][wildcards.workload]["model"]
     checkpoint_file = f"{RESULTS}/checkpoints/{study.path}/{cfg.trial_name(trials[0])}-{cfg.trial_name(trials[-1])}.pt"
     return as_json(
         {
             **operational(),
+            "model": cfg.model_entry(config, model),
             "trials": trials,
             "outputs": list(output),
             "data": input.data,
@@ -206,10 +219,11 @@ def network_identity(wildcards):
     """Tracked param of both mask rules: the network as pruned (each seed's mask adds its seed)."""
     return as_json(
         identity.network_identity(
+            config,
             wildcards.dataset,
             wildcards.model,
             SPARSITY[wildcards.sparsity],
-            identity.pruning_settings(config, wildcards.pruning),
+            wildcards.pruning,
         )
     )
 
@@ -219,6 +233,7 @@ def mask_job(wildcards, input, output, threads):
     return as_json(
         {
             **operational(),
+            "model": cfg.model_entry(config, wildcards.model),
             "data": input.data,
             "seeds": job_trials(wildcards, single="seed"),
             "outputs": list(output.masks),
@@ -228,7 +243,42 @@ def mask_job(wildcards, input, output, threads):
 
 
 def data_job(wildcards, output):
-    return as_json({"data": config["data"], "output": output[0]})
+    return as_json(
+        {
+            "data": config["data"],
+            "dataset": cfg.dataset_entry(config, wildcards.dataset),
+            "output": output[0],
+        }
+    )
+
+
+def data_inputs(wildcards):
+    """A user's dataset file (.npz, or the file of its function); none for a registry dataset,
+    whose original files the job fetches."""
+    dataset = cfg.dataset_entry(config, wildcards.dataset)
+    if dataset["source"] == "npz":
+        return [dataset["npz"]]
+    if dataset["source"] == "function":
+        return [str(identity.source_file(dataset["function"]))]
+    return []
+
+
+def network_facts_identity(wildcards):
+    return as_json(identity.network_check_identity(config, wildcards.dataset, wildcards.model))
+
+
+def network_facts_job(wildcards, input, output):
+    return as_json(
+        {
+            "model": cfg.model_entry(config, wildcards.model),
+            "data": input.data,
+            "output": output[0],
+        }
+    )
+
+
+def network_facts_file(dataset, model):
+    return NETWORK_FACTS.format(dataset=dataset, model=model)
 
 
 def noise_identity(wildcards):
@@ -259,6 +309,7 @@ def noise_job(wildcards, input, output, threads):
     return as_json(
         {
             **operational(),
+            "model": cfg.model_entry(config, wildcards.model),
             "data": input.data,
             "masks": list(input.masks),
             "output": output[0],

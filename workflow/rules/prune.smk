@@ -26,7 +26,7 @@ rule prune_pack:
 
 rule prune_mask:
     input:
-        data=DATA_STAMP,
+        unpack(mask_inputs),
     output:
         masks=[MASK_FILE],  # lists, as prune_pack's
         stamps=[MASK_STAMP],

@@ -1,0 +1,19 @@
+# Each model checked on each dataset it is trained on, before any mask: it builds, its outputs
+# have one column per class, it has prunable parameters and no layer drawing random numbers
+# (jobs.network_facts). A model that cannot be trained is refused here, naming its factory and
+# what is wrong, and no mask or trial already made is touched.
+rule network_facts:
+    input:
+        data=DATA_STAMP,
+    output:
+        NETWORK_FACTS,
+    log:
+        f"{LOGS}/networks/{{dataset}}/{{model}}.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        identity=network_facts_identity,
+        job=network_facts_job,
+        run=job_command("network"),
+    shell:
+        JOB_SHELL
