@@ -39,13 +39,14 @@ sys.path.insert(0, str(REPO / "src"))
 
 from sparsedp import baseline, engine  # noqa: E402
 from sparsedp.baseline import train_plain  # noqa: E402
-from sparsedp.config import load  # noqa: E402
-from sparsedp.data import load_tensors  # noqa: E402
+from sparsedp.config import dataset_entry, load, model_entry  # noqa: E402
+from sparsedp.data import load_arrays, tensors  # noqa: E402
 from sparsedp.engine import StudySettings, TrialSpec, train_study  # noqa: E402
 from sparsedp.identity import data_identity  # noqa: E402
-from sparsedp.jobs import prepare_data, trials_per_group  # noqa: E402
-from sparsedp.models import init_parameters  # noqa: E402
+from sparsedp.jobs import load_network, prepare_data, trials_per_group  # noqa: E402
+from sparsedp.models import init_network  # noqa: E402
 from sparsedp.reduce import best_trial  # noqa: E402
+from sparsedp.results import BadInput  # noqa: E402
 from sparsedp.search import metaparameters  # noqa: E402
 
 
@@ -55,23 +56,29 @@ def sync(device):
 
 
 def benchmark_data(config: dict, dataset: str = "mnist") -> Path:
-    """The benchmarks' copy of a dataset's split, results/benchmark/data/<dataset>.npz, made the
-    first time by the data rule's own code."""
+    """The benchmarks' copy of a dataset's split, results/benchmark/data/<dataset>.npz, made by
+    the data rule's own code the first time and whenever the split's identity (its code) changes."""
     npz = REPO / "results/benchmark/data" / f"{dataset}.npz"
-    if not npz.exists():
-        prepare_data(data_identity(dataset), {"data": config["data"], "output": str(npz)})
+    identity = data_identity(config, dataset)
+    try:
+        load_arrays(npz, identity)
+    except BadInput:  # missing, or made by other code
+        prepare_data(identity, {"data": config["data"], "dataset": dataset_entry(config, dataset), "output": str(npz)})
     return npz
 
 
-def make_specs(n, config, optimizer):
+def make_specs(n, config, optimizer, arrays, device="cpu"):
+    """Trials 0..n-1 of a dense Simple-CNN study of ``optimizer`` on a split's ``arrays``, each
+    initialised as the workflow's masks are (seed k), and the models.Network they share."""
     workload = {"optimizer": optimizer, "schedule": "constant"}
     search = dict(config["search"], n_trials=n)
+    model = model_entry(config, "simple_cnn")
     specs = []
     for k, mp in enumerate(metaparameters(workload, search)):
-        params = init_parameters("simple_cnn", k)
+        _, params, buffers = init_network(model, arrays["train_x"].shape[1:], int(arrays["classes"]), k)
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
-        specs.append(TrialSpec(k, mp, params, masks))
-    return specs
+        specs.append(TrialSpec(k, mp, params, masks, buffers))
+    return load_network(model, arrays, device), specs
 
 
 @contextlib.contextmanager
@@ -93,20 +100,20 @@ def as_float64(spec, data):
     return spec, {k: v.double() if v.is_floating_point() else v for k, v in data.items()}
 
 
-def explain(spec, data, settings, device):
+def explain(spec, data, settings, network, device):
     """Trial ``spec`` trained alone every way: (label, outcome) per way."""
     ways = []
     for dtype in ("float32", "float64"):
         s, d = as_float64(spec, data) if dtype == "float64" else (spec, data)
-        ways.append((f"plain {dtype}", train_plain(s, d, settings, device)[0]))
+        ways.append((f"plain {dtype}", train_plain(s, d, settings, network, device)[0]))
         for loop in (False, True):
             run = dataclasses.replace(settings, mode="census", loop_trials=loop)
             name = "per-trial convolutions" if loop else "grouped convolution"
-            ways.append((f"engine {name} {dtype}", train_study([s], d, run, device)[0]))
+            ways.append((f"engine {name} {dtype}", train_study([s], d, run, network, device)[0]))
     return ways
 
 
-def profile_step(specs, data, batch, args) -> str:
+def profile_step(network, specs, data, batch, args) -> str:
     """The engine's training of ``specs`` at ``batch`` (16 steps, CUDA graph off; one validation
     check at the end, against an unreachable goal, so stopped after a few examples) under the torch
     profiler: its 15 costliest kernels and operations by their own device time (CPU time on a CPU)."""
@@ -114,21 +121,12 @@ def profile_step(specs, data, batch, args) -> str:
 
     cuda = torch.device(args.device).type == "cuda"
     settings = StudySettings(
-        "simple_cnn",
-        args.optimizer,
-        "constant",
-        batch,
-        (1e-9,),
-        16,
-        16,
-        mode="census",
-        eval_chunk=100,
-        cuda_graph=False,
+        args.optimizer, "constant", batch, (1e-9,), 16, 16, mode="census", eval_chunk=100, cuda_graph=False
     )
-    train_study(specs, data, dataclasses.replace(settings, budget_steps=1), args.device)  # warm-up
+    train_study(specs, data, dataclasses.replace(settings, budget_steps=1), network, args.device)  # warm-up
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
-        train_study(specs, data, settings, args.device)
+        train_study(specs, data, settings, network, args.device)
         sync(args.device)
     key = "self_device_time_total" if cuda else "self_cpu_time_total"  # kernels, not the ops calling them
     return prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60)
@@ -150,7 +148,6 @@ def throughput(train, trials, args, batch, **extra):
 
     def seconds(budget):
         settings = StudySettings(
-            "simple_cnn",
             args.optimizer,
             "constant",
             batch,
@@ -199,18 +196,19 @@ def main():
     cuda = torch.device(args.device).type == "cuda"
     config = load([REPO / "config.yaml", args.config], REPO / "workflow/schemas/config.schema.yaml")
     eval_chunk = args.eval_chunk or config["training"]["eval_chunk"]
-    data = load_tensors(benchmark_data(config), args.device)
-    specs = make_specs(args.trials, config, args.optimizer)
+    arrays = load_arrays(benchmark_data(config))
+    data = tensors(arrays, args.device)
+    network, specs = make_specs(args.trials, config, args.optimizer, arrays, args.device)
     name = torch.cuda.get_device_name() if cuda else f"CPU, {args.threads} threads"
     print(f"device: {name}; torch {torch.__version__}; {args.trials} trials, {args.optimizer}, dense Simple-CNN, MNIST")
     if cuda:
         print("float32 without TF32 (engine.float32_precision), cuDNN heuristics (benchmark mode off)")
 
     def plain_trial(settings):
-        return train_plain(specs[0], data, settings, args.device)
+        return train_plain(specs[0], data, settings, network, args.device)
 
     def engine_of(group):
-        return lambda settings: train_study(group, data, settings, args.device)
+        return lambda settings: train_study(group, data, settings, network, args.device)
 
     print("\n(1) training throughput, trial-steps/s (no evaluation)")
     # "engine": all trials in one group; "pipeline": in groups of training.group_examples // batch
@@ -250,12 +248,11 @@ def main():
         print(
             f"\n(3) where the engine's training step spends its time: batch {args.profile_batch}, {len(specs)} trials"
         )
-        print(profile_step(specs, data, args.profile_batch, args), flush=True)
+        print(profile_step(network, specs, data, args.profile_batch, args), flush=True)
     if args.skip_study:
         return
 
     settings = StudySettings(
-        "simple_cnn",
         args.optimizer,
         "constant",
         args.study_batch,
@@ -271,10 +268,10 @@ def main():
     )
     n_plain = min(args.plain_trials or len(specs), len(specs))
     plain, plain_s = timed(
-        lambda: [train_plain(s, data, settings, args.device)[0] for s in specs[:n_plain]], args.device
+        lambda: [train_plain(s, data, settings, network, args.device)[0] for s in specs[:n_plain]], args.device
     )
     plain_s *= len(specs) / n_plain
-    race, race_s = timed(lambda: train_study(specs, data, settings, args.device), args.device)
+    race, race_s = timed(lambda: train_study(specs, data, settings, network, args.device), args.device)
     scaled = f" (the first {n_plain} trials' time x {len(specs) / n_plain:g})" if n_plain < len(specs) else ""
     print(f"plain loop (one trial at a time, full validation): {plain_s:8.1f} s{scaled}")
     print(f"engine, race + early exit:                         {race_s:8.1f} s   {plain_s / race_s:5.2f}x")
@@ -295,7 +292,9 @@ def main():
         print("IDENTICAL" if best(plain) == best(race) else "DIFFERENT")
     if not args.skip_census:
         census, census_s = timed(
-            lambda: train_study(specs[:n_plain], data, dataclasses.replace(settings, mode="census"), args.device),
+            lambda: train_study(
+                specs[:n_plain], data, dataclasses.replace(settings, mode="census"), network, args.device
+            ),
             args.device,
         )
         census_s *= len(specs) / n_plain
@@ -316,7 +315,7 @@ def main():
             print("\n(6) trials trained alone every way (status, steps-to-result, steps trained, diverged at)")
         for trial in chosen:
             print(f"  trial {trial}: {specs[trial].metaparameters}")
-            for label, o in explain(specs[trial], data, settings, args.device):
+            for label, o in explain(specs[trial], data, settings, network, args.device):
                 print(
                     f"    {label:<40} {o.status[0]:>10} {o.steps_to_result[0]!s:>5} {o.steps_trained:>6} "
                     f"{o.diverged_at_step!s:>6}",

@@ -6,7 +6,7 @@
 with ``wrong``) against the stored order alone (hardest first), both with early exit at goal
 error 0.05: examples counted and seconds per check, at three points of training; the decisions
 must agree with a full count. (2) Simple-CNN's 2x2 max pooling without gradients as the maximum
-of strided views (models._max_pool2) against F.max_pool2d: seconds per validation forward, and
+of strided views (models.max_pool2) against F.max_pool2d: seconds per validation forward, and
 the logits must be identical.
 """
 
@@ -28,14 +28,15 @@ from engine_vs_plain import benchmark_data, make_specs  # noqa: E402
 
 from sparsedp import models  # noqa: E402
 from sparsedp.config import load  # noqa: E402
-from sparsedp.data import load_tensors  # noqa: E402
+from sparsedp.data import load_arrays, tensors  # noqa: E402
 from sparsedp.engine import StudySettings, count_errors, max_errors, train_study  # noqa: E402
 
 
-def trained(specs, data, settings, steps):
-    """Each trial's parameters after ``steps`` steps, as one [T, ...] dict."""
+def trained(network, specs, data, settings, steps):
+    """Each trial's parameters after ``steps`` steps, as one [T, ...] dict (Simple-CNN has no buffers)."""
     final = {}
-    train_study(specs, data, dataclasses.replace(settings, budget_steps=steps, eval_every=steps), final_params=final)
+    settings = dataclasses.replace(settings, budget_steps=steps, eval_every=steps)
+    train_study(specs, data, settings, network, final_params=final)
     return {k: torch.cat([final[s.trial][k] for s in specs]) for k in final[specs[0].trial]}
 
 
@@ -59,11 +60,12 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load([REPO / "config.yaml", REPO / "config/quick.yaml"], REPO / "workflow/schemas/config.schema.yaml")
-    data = load_tensors(benchmark_data(config), "cpu")
+    arrays = load_arrays(benchmark_data(config))
+    data = tensors(arrays, "cpu")
     val = data["val_x"], data["val_y"]
     n_val = len(val[0])
-    specs = make_specs(args.trials, config, "momentum")
-    settings = StudySettings("simple_cnn", "momentum", "constant", args.batch, (args.goal,), 0, 0, mode="census")
+    network, specs = make_specs(args.trials, config, "momentum", arrays)
+    settings = StudySettings("momentum", "constant", args.batch, (args.goal,), 0, 0, mode="census")
     bound = max_errors(args.goal, n_val)
     print(
         f"CPU, {args.threads} thread(s); torch {torch.__version__}; {args.trials} dense Momentum trials, batch {args.batch}"
@@ -73,15 +75,16 @@ def main():
     print("\n(1) per check: examples counted (all trials) and seconds; the previous check 16 steps before")
     print(f"{'step':>5} {'errors':>13} {'stored order':>20} {'missed first':>20} {'ratio':>6}")
     for step in map(int, args.steps.split(",")):
-        before, params = trained(specs, data, settings, step - 16), trained(specs, data, settings, step)
+        before = trained(network, specs, data, settings, step - 16)
+        params = trained(network, specs, data, settings, step)
+        # Counted trial by trial (loop), as the engine counts on a CPU.
         wrong = torch.zeros(args.trials, n_val, dtype=torch.bool)
-        count_errors("simple_cnn", before, *val, 0, args.eval_chunk, early_exit=False, wrong=wrong)
-        full, _ = count_errors("simple_cnn", params, *val, 0, args.eval_chunk, early_exit=False)
+        count_errors(network, before, {}, *val, 0, args.eval_chunk, early_exit=False, loop=True, wrong=wrong)
+        full, _ = count_errors(network, params, {}, *val, 0, args.eval_chunk, early_exit=False, loop=True)
 
         def check(params=params, wrong=wrong):  # a copy of wrong each time: a count updates it
-            return count_errors(
-                "simple_cnn", params, *val, bound, args.eval_chunk, True, wrong=None if wrong is None else wrong.clone()
-            )
+            wrong = None if wrong is None else wrong.clone()
+            return count_errors(network, params, {}, *val, bound, args.eval_chunk, True, loop=True, wrong=wrong)
 
         (plain, seen_plain), t_plain = timed(lambda: check(wrong=None), args.repeats)
         (first, seen_first), t_first = timed(check, args.repeats)
@@ -94,14 +97,19 @@ def main():
 
     print("\n(2) one validation forward of every trial on one chunk, seconds")
     x = val[0][: args.eval_chunk]
+
+    def forward():
+        return network.logits(params, {}, x, shared=True, loop=True, train=False)
+
     with torch.no_grad():
-        strided, t_strided = timed(lambda: models.forward("simple_cnn", params, x, loop=True), 5 * args.repeats)
-        plain_pool = models._max_pool2
-        models._max_pool2 = lambda h: F.max_pool2d(h, 2)
+        strided, t_strided = timed(forward, 5 * args.repeats)
+        # SimpleCNN.forward looks max_pool2 up in the module's globals at each call
+        plain_pool = models.max_pool2
+        models.max_pool2 = lambda h: F.max_pool2d(h, 2)
         try:
-            pooled, t_pooled = timed(lambda: models.forward("simple_cnn", params, x, loop=True), 5 * args.repeats)
+            pooled, t_pooled = timed(forward, 5 * args.repeats)
         finally:
-            models._max_pool2 = plain_pool
+            models.max_pool2 = plain_pool
     assert torch.equal(strided, pooled)
     print(
         f"F.max_pool2d {t_pooled:.4f} s, strided maximum {t_strided:.4f} s: {t_pooled / t_strided:.2f}x (same logits)"

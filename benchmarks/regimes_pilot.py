@@ -37,22 +37,25 @@ def study(config: dict, workload: str, batch: int, npz: Path) -> tuple[int, list
     file ``npz``."""
     import torch
 
-    from sparsedp.data import load_tensors
+    from sparsedp.config import model_entry
+    from sparsedp.data import load_arrays, tensors
     from sparsedp.engine import TrialSpec, train_study
-    from sparsedp.models import init_parameters
+    from sparsedp.jobs import load_network
+    from sparsedp.models import init_network
 
     torch.set_num_threads(1)
     identity = study_identity(config, Study(workload, 0.0, batch))
     trials = trial_identities(identity, range(config["search"]["n_trials"]))
+    model, arrays = model_entry(config, identity["model"]), load_arrays(npz)
     specs = []
-    for trial in trials:
-        params = init_parameters(identity["model"], trial["trial"])  # trial k is initialised with seed k
+    for trial in trials:  # trial k is initialised with seed k
+        _, params, buffers = init_network(model, arrays["train_x"].shape[1:], int(arrays["classes"]), trial["trial"])
         masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
-        specs.append(TrialSpec(trial["trial"], trial["metaparameters"], params, masks))
+        specs.append(TrialSpec(trial["trial"], trial["metaparameters"], params, masks, buffers))
     settings = study_settings(identity, config["training"])  # as the workflow's training job
-    data = load_tensors(npz, "cpu")
+    data = tensors(arrays, "cpu")
     start = time.perf_counter()
-    outcomes = train_study(specs, data, settings, "cpu")
+    outcomes = train_study(specs, data, settings, load_network(model, arrays, "cpu"), "cpu")
     seconds = time.perf_counter() - start
     best = [
         min((o.steps_to_result[j] for o in outcomes if o.steps_to_result[j] is not None), default=None)
