@@ -2,7 +2,7 @@
 interpreter it replaced (models.forward at --baseline-ref) and the plain loop, on a CPU:
 Simple-CNN's time per training step and per study, and whether the two engines' studies agree.
 
-    python benchmarks/generic_vs_interpreter.py                     # batch 16 and 128, dense and SNIP 90%
+    python benchmarks/generic_vs_interpreter.py          # batch 16 and 128, dense and SNIP 90%: about 20 min
     python benchmarks/generic_vs_interpreter.py --batches 16 --sparsities 0 --repeats 5
 
 Both engines are package sparsedp, so the interpreter runs in a subprocess from `git archive
@@ -67,7 +67,7 @@ def serve(payload: str) -> None:
 
     torch.set_num_threads(1)
     saved = torch.load(payload)
-    shapes = models.parameter_shapes("simple_cnn")  # the interpreter's names, in the module's order
+    shapes = models.parameter_shapes("simple_cnn")  # its names; SimpleCNN lists the same tensors in this order
 
     def renamed(tensors: dict) -> dict:
         assert [tuple(v.shape[1:]) for v in tensors.values()] == list(shapes.values()), "not its Simple-CNN"
