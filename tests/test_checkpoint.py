@@ -5,7 +5,7 @@ import logging
 
 import pytest
 import torch
-from test_engine import SETTINGS, make_specs
+from test_engine import NETWORK, SETTINGS, make_specs
 
 from sparsedp.checkpoint import Checkpoint, run_key
 from sparsedp.engine import train_study
@@ -49,7 +49,7 @@ def race(mnist):
 @pytest.fixture(scope="module")
 def uninterrupted(small, race):
     final = {}
-    return train_study(*race[:1], small, race[1], final_params=final), final
+    return train_study(*race[:1], small, race[1], NETWORK, final_params=final), final
 
 
 @pytest.mark.parametrize("saves", [1, 3, 6])  # killed at step 5, 15 (one before a check), 30
@@ -59,10 +59,10 @@ def test_a_run_killed_after_a_checkpoint_resumes_bit_identically(tmp_path, small
     key = run_key(specs, settings, data="test")
     path = tmp_path / "run.pt"
     with pytest.raises(Killed):
-        train_study(specs, small, settings, final_params={}, checkpoint=KilledAfter(path, key, 5, saves))
+        train_study(specs, small, settings, NETWORK, final_params={}, checkpoint=KilledAfter(path, key, 5, saves))
     params = {}
     with caplog.at_level(logging.INFO, logger="sparsedp"):
-        resumed = train_study(specs, small, settings, final_params=params, checkpoint=Checkpoint(path, key, 5))
+        resumed = train_study(specs, small, settings, NETWORK, final_params=params, checkpoint=Checkpoint(path, key, 5))
     assert "resuming from checkpoint" in caplog.text
     assert [dataclasses.asdict(o) for o in resumed] == [dataclasses.asdict(o) for o in expected]
     assert {o.status[0] for o in expected} >= {"complete", "infeasible"}
@@ -76,7 +76,7 @@ def test_a_stale_or_unreadable_checkpoint_is_never_used(tmp_path, small, race, c
     specs, settings = race
     path = tmp_path / "run.pt"
     with pytest.raises(Killed):
-        train_study(specs, small, settings, checkpoint=KilledAfter(path, run_key(specs, settings), 5, 2))
+        train_study(specs, small, settings, NETWORK, checkpoint=KilledAfter(path, run_key(specs, settings), 5, 2))
     other = dataclasses.replace(settings, budget_steps=48)  # any change of the run changes the key
     assert run_key(specs, other) != run_key(specs, settings)
     assert run_key(specs, settings, data="a") != run_key(specs, settings, data="b")

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from sparsedp.data import DataError, prepare_cifar10, read_cifar_batch
+from sparsedp.data import DataError, read_cifar10, read_cifar_batch, save_split
 from sparsedp.engine import SCHEDULES
 from sparsedp.fetch import CIFAR10_MD5, fetch
-from sparsedp.models import forward, init_parameters, parameter_shapes, reference_module
+from sparsedp.models import ResNet8
+
+from conftest import network_of
 
 
 def write_records(path, labels, rng):
@@ -41,10 +43,16 @@ def test_prepare_splits_45k_5k_and_standardises_per_channel(tmp_path):
     for i in range(1, 6):
         files[f"data_batch_{i}.bin"] = tmp_path / f"data_batch_{i}.bin"
         write_records(files[f"data_batch_{i}.bin"], rng.integers(0, 10, 10000).tolist(), rng)
-    prepare_cifar10(files, tmp_path / "cifar10.npz", {"dataset": "cifar10"})
+    examples = read_cifar10(files)
+    save_split(examples, 10, {"validation": 5000}, "channel", tmp_path / "cifar10.npz", {"dataset": "cifar10"})
     arrays = np.load(tmp_path / "cifar10.npz")
-    assert arrays["train_images"].shape == (45000, 3, 32, 32) and arrays["val_images"].shape == (5000, 3, 32, 32)
+    assert arrays["train_x"].shape == (45000, 3, 32, 32) and arrays["val_x"].shape == (5000, 3, 32, 32)
     assert arrays["mean"].shape == (3,) and arrays["std"].shape == (3,)
+    scaled = examples["x"].astype(np.float64) / 255
+    held_out = np.random.RandomState(0).permutation(50000)[:5000]
+    train = np.ones(50000, bool)
+    train[held_out] = False
+    np.testing.assert_allclose(arrays["mean"], scaled[train].mean((0, 2, 3)))
 
 
 def test_a_wrong_cifar_file_is_an_md5_error_naming_it(tmp_path):
@@ -58,19 +66,19 @@ def test_a_wrong_cifar_file_is_an_md5_error_naming_it(tmp_path):
 
 
 def test_resnet8_parameter_count_and_output_shape():
-    n = sum(torch.Size(s).numel() for s in parameter_shapes("resnet8").values())
-    assert n == 75050  # "about 75k" (reference code)
-    params = {
-        k: torch.cat([init_parameters("resnet8", 0)[k], init_parameters("resnet8", 1)[k]])
-        for k in parameter_shapes("resnet8")
-    }
+    network, init = network_of("resnet8", (3, 32, 32))
+    trials = [init(0)[0], init(1)[0]]
+    assert sum(v.numel() for v in trials[0].values()) == 75050  # "about 75k" (reference code)
+    params = {k: torch.cat([t[k] for t in trials]) for k in trials[0]}
     x = torch.randn(2, 4, 3, 32, 32)
-    logits = forward("resnet8", params, x)
-    assert logits.shape == (2, 4, 10)
-    # Each trial equals the plain nn.Module (pre-activation blocks, parameter-free shortcuts).
-    for t in range(2):
-        module = reference_module("resnet8", {k: v[t : t + 1] for k, v in params.items()})
-        torch.testing.assert_close(logits[t], module(x[t]), rtol=1e-5, atol=1e-5)
+    for loop in (True, False):  # trial by trial, and under vmap
+        logits = network.logits(params, {}, x, loop=loop)
+        assert logits.shape == (2, 4, 10)
+        # Each trial equals the plain nn.Module (pre-activation blocks, parameter-free shortcuts).
+        for t in range(2):
+            module = ResNet8((3, 32, 32), 10)
+            module.load_state_dict({k: v[0] for k, v in trials[t].items()})
+            torch.testing.assert_close(logits[t], module(x[t]), rtol=1e-5, atol=1e-5)
 
 
 def test_linear_decay_schedule_values():

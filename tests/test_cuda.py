@@ -9,7 +9,7 @@ import os
 
 import pytest
 import torch
-from test_engine import SETTINGS, make_specs
+from test_engine import NETWORK, SETTINGS, make_specs
 
 from sparsedp import engine
 from sparsedp.engine import train_study
@@ -115,7 +115,7 @@ def reference(mnist, small):
         settings = dataclasses.replace(REFERENCE, optimizer=optimizer, schedule=schedule)
         final = {}
         outcomes = train_study(
-            _in(specs, torch.float64), _as(small, torch.float64, "cpu"), settings, final_params=final
+            _in(specs, torch.float64), _as(small, torch.float64, "cpu"), settings, NETWORK, final_params=final
         )
         runs[optimizer] = specs, settings, outcomes, final
     return runs
@@ -134,6 +134,7 @@ def test_engine_on_the_device_equals_a_float64_cpu_reference(small, reference, o
         _in(specs, dtype),
         _as(small, dtype, DEVICE),
         dataclasses.replace(settings, loop_trials=None),
+        NETWORK,
         DEVICE,
         final_params=final,
     )
@@ -151,7 +152,7 @@ def _grouped_and_looped(specs, data, settings, dtype, device):
     for loop in (False, True):
         final = {}
         run = dataclasses.replace(settings, loop_trials=loop)
-        outcomes = train_study(_in(specs, dtype), _as(data, dtype, device), run, device, final_params=final)
+        outcomes = train_study(_in(specs, dtype), _as(data, dtype, device), run, NETWORK, device, final_params=final)
         runs.append((final, outcomes))
     return runs
 
@@ -189,9 +190,11 @@ def test_race_gives_every_goal_the_study_result_of_the_census(study):
     many trials share it, and race and census drop trials at different steps)."""
     specs, data, settings = study
     settings = dataclasses.replace(settings, loop_trials=True)
-    census = train_study(specs, data, settings, DEVICE)
+    census = train_study(specs, data, settings, NETWORK, DEVICE)
     for max_group in (None, 2):
-        race = train_study(specs, data, dataclasses.replace(settings, mode="race", max_group=max_group), DEVICE)
+        race = train_study(
+            specs, data, dataclasses.replace(settings, mode="race", max_group=max_group), NETWORK, DEVICE
+        )
         for j in range(len(settings.goal_errors)):
             best = [min((o.steps_to_result[j], o.trial) for o in r if o.status[j] == COMPLETE) for r in (race, census)]
             assert best[0] == best[1]
@@ -203,7 +206,12 @@ def test_masked_weights_stay_exactly_zero_even_beside_a_diverging_trial(study):
     specs, data, settings = study
     final = {}
     outcomes = train_study(
-        specs, data, dataclasses.replace(settings, goal_errors=(0.0,), budget_steps=64), DEVICE, final_params=final
+        specs,
+        data,
+        dataclasses.replace(settings, goal_errors=(0.0,), budget_steps=64),
+        NETWORK,
+        DEVICE,
+        final_params=final,
     )
     assert outcomes[2].status == [INFEASIBLE]
     assert_masked_weights_zero(final, specs)
@@ -218,13 +226,15 @@ def test_cuda_graph_on_equals_off(study, monkeypatch):
     results = {}
     for graph in (True, False):
         final = {}
-        outcomes = train_study(specs, data, dataclasses.replace(settings, cuda_graph=graph), DEVICE, final_params=final)
+        outcomes = train_study(
+            specs, data, dataclasses.replace(settings, cuda_graph=graph), NETWORK, DEVICE, final_params=final
+        )
         results[graph] = outcomes, final
         if CUDA:
             assert (len(replays) > 0) == graph
             replays.clear()
     if CUDA:  # groups in lockstep train without graphs (a graph's memory pool per group)
-        train_study(specs, data, dataclasses.replace(settings, max_group=2, budget_steps=16), DEVICE)
+        train_study(specs, data, dataclasses.replace(settings, max_group=2, budget_steps=16), NETWORK, DEVICE)
         assert not replays
     (on, on_final), (off, off_final) = results[True], results[False]
     assert [(o.status, o.steps_to_result, o.steps_trained) for o in on] == [
@@ -240,7 +250,7 @@ def test_training_steps_never_wait_for_the_device(study, graph):
     specs, data, settings = study
     data = {k: v[:256] if k.startswith("train") else v for k, v in data.items()}
     state = engine.new_group(specs, settings, DEVICE, 256, len(data["val_x"]))
-    run = engine._step_runner(state, settings, data, False, graph=CUDA and graph)  # captures before the check
+    run = engine._step_runner(state, settings, NETWORK, data, False, graph=CUDA and graph)  # captures before the check
     if CUDA:
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")

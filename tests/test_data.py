@@ -10,14 +10,14 @@ from conftest import DATA_CACHE
 
 def test_prepared_mnist_is_the_reference_split(mnist_npz):
     arrays = np.load(mnist_npz)
-    assert arrays["train_images"].shape == (54000, 28, 28)
-    assert arrays["val_images"].shape == (6000, 28, 28)
-    assert arrays["train_images"].dtype == np.uint8
+    assert arrays["train_x"].shape == (54000, 1, 28, 28)
+    assert arrays["val_x"].shape == (6000, 1, 28, 28)
+    assert arrays["train_x"].dtype == np.uint8 and int(arrays["classes"]) == 10
     # RandomState(0) permutation: the first 6000 indices are the validation set.
     full = read_idx(DATA_CACHE / "mnist" / "train-labels-idx1-ubyte")
     perm = np.random.RandomState(0).permutation(60000)
-    np.testing.assert_array_equal(arrays["val_labels"], full[perm[:6000]])
-    np.testing.assert_array_equal(arrays["train_labels"], full[perm[6000:]])
+    np.testing.assert_array_equal(arrays["val_y"], full[perm[:6000]])
+    np.testing.assert_array_equal(arrays["train_y"], full[perm[6000:]])
     assert 0.12 < arrays["mean"][0] < 0.14 and 0.30 < arrays["std"][0] < 0.32
 
 
@@ -29,18 +29,16 @@ def test_standardised_tensors(mnist):
 
 def test_validation_set_is_loaded_hardest_first(mnist_npz, mnist):
     arrays = np.load(mnist_npz)
-    order = data.hardest_first(
-        arrays["train_images"], arrays["train_labels"], arrays["val_images"], arrays["val_labels"]
-    )
+    order = data.hardest_first(arrays["train_x"], arrays["train_y"], arrays["val_x"], arrays["val_y"])
     np.testing.assert_array_equal(arrays["val_order"], order)  # stored once by the data rule
     np.testing.assert_array_equal(np.sort(order), np.arange(6000))  # a permutation: same examples
-    np.testing.assert_array_equal(mnist["val_y"].numpy(), arrays["val_labels"][order])
+    np.testing.assert_array_equal(mnist["val_y"].numpy(), arrays["val_y"][order])
     # Hardest first = the nearest-class-mean classifier's mistakes first (all 6000 positions of
     # its ~18% mistakes sit in the front of the order).
-    flat = arrays["train_images"].reshape(54000, -1).astype(np.float64)
-    means = np.stack([flat[arrays["train_labels"] == c].mean(0) for c in range(10)])
-    val = arrays["val_images"].reshape(6000, -1).astype(np.float64)[order]
-    wrong = ((val[:, None, :] - means[None]) ** 2).sum(-1).argmin(1) != arrays["val_labels"][order]
+    flat = arrays["train_x"].reshape(54000, -1).astype(np.float64)
+    means = np.stack([flat[arrays["train_y"] == c].mean(0) for c in range(10)])
+    val = arrays["val_x"].reshape(6000, -1).astype(np.float64)[order]
+    wrong = ((val[:, None, :] - means[None]) ** 2).sum(-1).argmin(1) != arrays["val_y"][order]
     assert 0.1 < wrong.mean() < 0.3
     assert wrong[: int(wrong.sum())].all() and not wrong[int(wrong.sum()) :].any()
 

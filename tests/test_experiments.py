@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, copy_run, results, snakemake, tiny_config
+from conftest import copy_run, results, snakemake, tiny_config
 
 # the jobs that compute results
 TRAINING = {"train_pack", "train_trial", "prune_pack", "prune_mask", "dataset", "noise_scale"}
@@ -146,24 +146,8 @@ def test_without_metadata_a_trial_of_another_goal_is_refused_naming_it(tiny_run,
     assert not (results(workdir, config) / "tables/steps_to_result.csv").read_text().count("0.4,")
 
 
-@pytest.fixture
-def repo_copy(tmp_path):
-    """This repository's workflow and package in a temporary folder, to edit its code."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("Snakefile", "config.yaml", "workflow", "src", "profiles", "envs"):
-        (shutil.copytree if (REPO / name).is_dir() else shutil.copy2)(REPO / name, repo / name)
-    return repo
-
-
 def dry_run_with(repo, workdir, config):
-    cmd_config = copy.deepcopy(config)
-    proc = snakemake(workdir, cmd_config, "-n", "-s", str(repo / "Snakefile"))
-    out = proc.stdout + proc.stderr
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+    return dry_run(workdir, config, "-s", str(repo / "Snakefile"))[0]
 
 
 def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_run, tmp_path, repo_copy):
@@ -282,10 +266,10 @@ def test_a_mask_pruning_a_whole_layer_is_an_error_unless_allowed_and_then_flagge
     config = collapse_config()
     mask = "results/tiny/masks/snip/mnist/simple_cnn/sparsity99.9/seed000.pt"
     _refused(snakemake(tmp_path, config, "--cores", "2", check=False),
-             f"{mask}: at sparsity 0.999 snip prunes every weight of 3.weight", "allow_layer_collapse: true")  # fmt: skip
+             f"{mask}: at sparsity 0.999 snip prunes every weight of conv2.weight", "allow_layer_collapse: true")  # fmt: skip
     assert not (tmp_path / mask).exists()
     config["masks"]["allow_layer_collapse"] = True
     snakemake(tmp_path, config, "--cores", "2")
     trial = (tmp_path / "results/tiny/trials/mnist_momentum/snip/sparsity99.9/batch64/trial000.json").read_text()
-    assert '"collapsed_layers": [\n  "3.weight"\n ]' in trial
-    assert torch.load(tmp_path / mask, weights_only=True)["collapsed_layers"] == ["3.weight"]
+    assert '"collapsed_layers": [\n  "conv2.weight"\n ]' in trial
+    assert torch.load(tmp_path / mask, weights_only=True)["collapsed_layers"] == ["conv2.weight"]

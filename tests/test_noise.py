@@ -5,9 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparsedp.models import init_parameters, reference_module
+from sparsedp.models import SimpleCNN
 from sparsedp.noise import estimate, masked_sq_norm, unbiased_estimates
 from sparsedp.reduce import noise_table
+
+from conftest import network_of
 
 
 def test_unbiased_estimates_invert_the_expected_squared_norms():
@@ -67,17 +69,19 @@ def test_identical_examples_give_zero_noise_scale():
 
 def test_masked_weights_do_not_contribute():
     torch.manual_seed(0)
-    params = init_parameters("simple_cnn", 0)
+    network, init = network_of("simple_cnn")
+    params, _ = init(0)
     masks = {
         k: (torch.rand_like(v) < 0.1).float() if k.endswith("weight") else torch.ones_like(v) for k, v in params.items()
     }
     x, y = torch.randn(8, 1, 28, 28), torch.randint(10, (8,))
-    kept = masked_sq_norm("simple_cnn", params, masks, x, y)
+    kept = masked_sq_norm(network, params, {}, masks, x, y)
     # Changing the values of pruned weights changes nothing: they are zero in the network.
     moved = {k: v + 10 * (1 - masks[k]) * torch.randn_like(v) for k, v in params.items()}
-    assert masked_sq_norm("simple_cnn", moved, masks, x, y) == kept
+    assert masked_sq_norm(network, moved, {}, masks, x, y) == kept
     # The same as an nn.Module with pruned weights zeroed, counting the kept entries' gradients only.
-    module = reference_module("simple_cnn", {k: v * masks[k] for k, v in params.items()})
+    module = SimpleCNN((1, 28, 28), 10)
+    module.load_state_dict({k: (v * masks[k])[0] for k, v in params.items()})
     F.cross_entropy(module(x), y).backward()
     grads = dict(module.named_parameters())
     full = sum(float(p.grad.square().sum()) for p in grads.values())

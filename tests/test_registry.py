@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sparsedp import config as cfg
-from sparsedp import engine, plots, pruning, registry
+from sparsedp import data, engine, fetch, models, plots, pruning, registry
 from sparsedp.search import metaparameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +32,14 @@ def test_every_entry_has_its_function():
     assert engine.SCHEDULES.keys() == registry.SCHEDULES.keys()
     assert pruning.SCORES.keys() == registry.PRUNING.keys()
     assert plots.FIGURES.keys() == registry.FIGURES.keys()
+    assert models.NETWORKS.keys() == registry.MODELS.keys()
+    assert data.READERS.keys() == fetch.DATASETS.keys() == registry.DATASETS.keys()
     caption = (ROOT / "workflow/report/figure.rst").read_text()
     assert all(f'"{name}"' in caption for name in registry.FIGURES), "every figure needs its report caption"
     for entry in [*registry.OPTIMIZERS.values(), *registry.SCHEDULES.values()]:
         assert set(entry.metaparameters) <= set(registry.METAPARAMETERS)
-    assert all(m.dataset in registry.DATASETS for m in registry.MODELS.values())
+    assert all(m.init in ("module", "variance_scaling") for m in registry.MODELS.values())
+    assert all(d.standardise in ("global", "channel", "none") for d in registry.DATASETS.values())
     assert all(f.needs in (None, *registry.METAPARAMETERS) for f in registry.FIGURES.values())
 
 

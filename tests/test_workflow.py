@@ -33,6 +33,7 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["prune_pack"] == (4 + 2) * 100 // 10 and "prune_mask" not in counts
     assert counts["reduce_study"] == mnist + cifar
     assert counts["dataset"] == 2
+    assert counts["network_facts"] == 2  # Simple-CNN on MNIST, ResNet-8 on CIFAR-10, each checked once
     # The noise scale once per (network, sparsity): the three MNIST optimizers share it.
     assert counts["noise_scale"] == 4 + 2
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1

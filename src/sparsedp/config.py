@@ -207,6 +207,8 @@ def _own_entry_problems(config: dict) -> list[str]:
                 problems.append(
                     f"config key '{section}.{name}': {name} is a registry {section[:-1]}; choose another name"
                 )
+    if problems:
+        return problems
     for name, spec in config.get("models", {}).items():
         problems += _function_problems(f"models.{name}.factory", spec["factory"])
     for name, spec in config.get("datasets", {}).items():
@@ -215,7 +217,7 @@ def _own_entry_problems(config: dict) -> list[str]:
             continue
         entry = dataset_entry(config, name)
         try:
-            arrays = read_npz(spec["npz"], {k: v for k, v in entry["arrays"].items()})
+            arrays = read_npz(spec["npz"], entry["arrays"])
             check_examples(arrays, spec["npz"], entry["classes"])
         except (DataError, FileNotFoundError) as exc:
             problems.append(f"config key 'datasets.{name}.npz': {exc}")

@@ -16,7 +16,8 @@ optimizer, schedule) instead of the whole table. A user's model or data function
 file's code. Comments, docstrings, blank lines and formatting inside a line's tokens do not
 count. So adding a model, optimizer or pruning method changes no existing result's code, and
 editing one reruns exactly the results that use it. Studies, tables and figures, which cost
-seconds, are redone when any analysis module changes (``analysis_version``).
+seconds, are redone when any analysis module changes, or a registry entry the experiment uses
+(``analysis_version``).
 Torch-free: imported by the Snakefile at parse time.
 """
 
@@ -38,9 +39,12 @@ from .search import metaparameters
 PACKAGE = Path(__file__).resolve().parent
 # Dispatch tables: a result's code holds the entry it uses (a root "module.TABLE[key]"), not the
 # table. The registry holds labels and declarations; what of it decides a result enters the
-# identities as values (metaparameters, pruning settings), so its code is no result's.
+# identities as values (metaparameters, pruning settings), so its code is no result's. results.py
+# writes and reads files (atomically, digest-checked): how, not what.
 OPAQUE = {"engine.OPTIMIZERS", "engine.SCHEDULES", "pruning.SCORES", "models.NETWORKS", "data.READERS"}
-OPAQUE_MODULES = {"registry"}
+OPAQUE_MODULES = {"registry", "results"}
+# The registry's tables, of which the analysis code holds the entries an experiment uses.
+REGISTRY_TABLES = {f"registry.{t}" for t in ("DATASETS", "MODELS", "METAPARAMETERS", "OPTIMIZERS", "SCHEDULES", "PRUNING", "FIGURES")}
 # The entry points of each kind of result (model, pruning method, optimizer and schedule roots
 # are added per result).
 ROOTS = {
@@ -50,9 +54,10 @@ ROOTS = {
     "trial": ("engine.train_study",),
     "noise": ("noise.estimate", "noise.masked_sq_norm"),
 }
-# What turns trials into studies, tables and figures: whole modules (a rule param of those
-# rules, not a record's identity: they are cheap to redo and never checked by a consumer).
-ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "registry.py")
+# What turns trials into studies, tables and figures: whole modules, with the registry's
+# functions and the entries an experiment uses (a rule param of those rules, not a record's
+# identity: they are cheap to redo and never checked by a consumer).
+ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py")
 
 
 def _normalised(source: str) -> str:
@@ -133,9 +138,10 @@ def _module(name: str) -> _Module:
     return _Module(name)
 
 
-def _code(roots) -> dict[str, str]:
+def _code(roots, opaque=frozenset(OPAQUE), opaque_modules=frozenset(OPAQUE_MODULES)) -> dict[str, str]:
     """The normalised code of ``roots`` ("module.name" or "module.TABLE[key]") and of every
-    package definition they use, transitively: qualified name -> code."""
+    package definition they use, transitively, but for ``opaque`` names and modules:
+    qualified name -> code."""
     pending, code = [], {}
     for root in roots:
         match = re.fullmatch(r"(\w+)\.(\w+)(?:\[(\w+)\])?", root)
@@ -149,7 +155,7 @@ def _code(roots) -> dict[str, str]:
     while pending:
         module, name = pending.pop()
         qualified = f"{module}.{name}"
-        if qualified in code or qualified in OPAQUE or module in OPAQUE_MODULES:
+        if qualified in code or qualified in opaque or module in opaque_modules:
             continue
         node = _module(module).definitions.get(name)
         if node is None:
@@ -169,11 +175,22 @@ def code_version(roots, files=()) -> str:
     return digest.hexdigest()[:12]
 
 
-def analysis_version() -> str:
-    """Digest of the analysis modules (ANALYSIS), whole."""
+def analysis_version(config: dict) -> str:
+    """Digest of the analysis modules (ANALYSIS), whole, and of the registry's functions and the
+    entries ``config`` uses: adding an entry to the registry redoes no table or figure."""
+    used = [f"registry.FIGURES[{name}]" for name in config["figures"]]
+    for spec in config["workloads"].values():
+        used += [f"registry.OPTIMIZERS[{spec['optimizer']}]", f"registry.SCHEDULES[{spec['schedule']}]"]
+        used += [f"registry.PRUNING[{method}]" for method in spec["pruning"]]
+        used += [f"registry.METAPARAMETERS[{name}]" for name in searched(spec)]
+        used += [f"registry.MODELS[{spec['model']}]"] if spec["model"] in registry.MODELS else []
+        used += [f"registry.DATASETS[{spec['dataset']}]"] if spec["dataset"] in registry.DATASETS else []
+    functions = [f"registry.{name}" for name in ("searched", "pruning_label", "DENSE")]
     digest = hashlib.sha256()
     for name in ANALYSIS:
         digest.update(name.encode() + b"\0" + _normalised((PACKAGE / name).read_text()).encode() + b"\0")
+    for name, text in sorted(_code(tuple(sorted(set(used)) + functions), REGISTRY_TABLES, {"results"}).items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()[:12]
 
 

@@ -108,7 +108,10 @@ def network_facts(identity: dict, job: dict) -> None:
     input_shape, classes = list(arrays["train_x"].shape[1:]), int(arrays["classes"])
     where = f"model {model['name']}" + (f" ({model['factory']})" if model["factory"] else "")
     module = build_module(model, input_shape, classes)
-    network = Network(module)
+    try:
+        network = Network(module)
+    except ModelError as exc:
+        raise ModelError(f"{where}: {exc}") from None
     params = {k: v.detach().unsqueeze(0) for k, v in module.named_parameters()}
     buffers = {k: v.detach().clone().unsqueeze(0) for k, v in module.named_buffers()}
     if not params:

@@ -36,7 +36,7 @@ STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
 NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # Tracked param of the rules that make studies, tables and figures from trials: a change of
 # the analysis code redoes them (seconds), never a training job.
-ANALYSIS_CODE = identity.analysis_version()
+ANALYSIS_CODE = identity.analysis_version(config)
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
