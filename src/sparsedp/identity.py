@@ -44,7 +44,9 @@ PACKAGE = Path(__file__).resolve().parent
 OPAQUE = {"engine.OPTIMIZERS", "engine.SCHEDULES", "pruning.SCORES", "models.NETWORKS", "data.READERS"}
 OPAQUE_MODULES = {"registry", "results"}
 # The registry's tables, of which the analysis code holds the entries an experiment uses.
-REGISTRY_TABLES = {f"registry.{t}" for t in ("DATASETS", "MODELS", "METAPARAMETERS", "OPTIMIZERS", "SCHEDULES", "PRUNING", "FIGURES")}
+REGISTRY_TABLES = {
+    f"registry.{t}" for t in ("DATASETS", "MODELS", "METAPARAMETERS", "OPTIMIZERS", "SCHEDULES", "PRUNING", "FIGURES")
+}
 # The entry points of each kind of result (model, pruning method, optimizer and schedule roots
 # are added per result).
 ROOTS = {
