@@ -168,8 +168,15 @@ def test_science_code_changes_rerun_training_and_wrapper_changes_never_do(tiny_r
     engine = repo_copy / "src/sparsedp/engine.py"
     engine.write_text(engine.read_text().replace('"""Training engine', '"""The training engine', 1) + "# why\n")
     assert not set(dry_run_with(repo_copy, workdir, config)) & TRAINING
+    # Nor is code no trial runs: a result's code is the functions it calls (identity.code_version).
+    engine.write_text(engine.read_text().replace("def max_errors(", "UNUSED = True\n\n\ndef max_errors(", 1))
+    assert not set(dry_run_with(repo_copy, workdir, config)) & TRAINING
     # A change of the evaluation code retrains every study, and only trains: masks stay.
-    engine.write_text(engine.read_text().replace("def max_errors(", "EDITED = True\n\n\ndef max_errors(", 1))
+    engine.write_text(
+        engine.read_text().replace(
+            "bound = math.floor(goal_error * n_val) + 1", "bound = 1 + math.floor(goal_error * n_val)", 1
+        )
+    )
     counts = dry_run_with(repo_copy, workdir, config)
     assert counts["train_pack"] == 4 and not {"prune_pack", "prune_mask", "dataset", "noise_scale"} & set(counts)
 

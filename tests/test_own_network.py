@@ -175,3 +175,14 @@ def test_a_bad_npz_is_refused_before_any_job_naming_the_file(tmp_path, arrays, n
     assert proc.returncode != 0
     assert "config key 'datasets.digits16.npz': bad.npz: " in message and needle in message, message[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_report_of_such_a_run_names_the_users_model_and_data(own_run, tmp_path):
+    from test_report import DOCUTILS_MESSAGE
+
+    workdir, config = own_run
+    path = tmp_path / "report.html"
+    proc = snakemake(workdir, config, "--report", str(path))
+    html = path.read_text()
+    assert not DOCUTILS_MESSAGE.search(proc.stdout + proc.stderr) and not DOCUTILS_MESSAGE.search(html)
+    assert "my_net on digits16" in html and "ResNet-8 on digits16" in html

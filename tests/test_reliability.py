@@ -110,7 +110,7 @@ def _check_after_kill(workdir: Path, expected: dict):
     for name, content in result_files(workdir).items():
         assert content == expected[name], f"{name} differs from the uninterrupted run"
     for path in (workdir / "results").rglob("data/*.npz"):
-        np.load(path)["train_images"]
+        np.load(path)["train_x"]
     for path in (workdir / "results").rglob("seed*.pt"):
         torch.load(path, weights_only=True)["masks"]
 
