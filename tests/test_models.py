@@ -34,18 +34,23 @@ METAPARAMETERS = {
 }
 
 
+def random_data(shape, classes: int, n_train: int, n_val: int, seed: int) -> dict:
+    """Random float64 examples and labels: the same numbers on every machine."""
+    gen = torch.Generator().manual_seed(seed)
+    return {
+        "train_x": torch.randn(n_train, *shape, generator=gen, dtype=torch.float64),
+        "train_y": torch.randint(classes, (n_train,), generator=gen),
+        "val_x": torch.randn(n_val, *shape, generator=gen, dtype=torch.float64),
+        "val_y": torch.randint(classes, (n_val,), generator=gen),
+    }
+
+
 @pytest.mark.parametrize("loop", [True, False], ids=["trial by trial", "vmap"])
 @pytest.mark.parametrize("case", list(TRAJECTORIES))
 def test_generic_path_reproduces_the_layer_interpreters_float64_trajectories(case, loop):
     model, optimizer, schedule = case.split("/")
     shape = SHAPES[model]
-    gen = torch.Generator().manual_seed(0)
-    data = {
-        "train_x": torch.randn(64, *shape, generator=gen, dtype=torch.float64),
-        "train_y": torch.randint(10, (64,), generator=gen),
-        "val_x": torch.randn(16, *shape, generator=gen, dtype=torch.float64),
-        "val_y": torch.randint(10, (16,), generator=gen),
-    }
+    data = random_data(shape, 10, 64, 16, seed=0)
     network, init = network_of(model, shape)
     specs = []
     for trial, mp in enumerate(METAPARAMETERS[optimizer]):
@@ -105,13 +110,7 @@ def test_batchnorm_statistics_are_each_trials_own(loop, monkeypatch):
     entry = {"name": "small_bn", "factory": None, "kwargs": {}, "init": "module"}
     shape = (1, 10, 10)
     network = Network(build_module(entry, shape, 4).double())
-    gen = torch.Generator().manual_seed(1)
-    data = {
-        "train_x": torch.randn(96, *shape, generator=gen, dtype=torch.float64),
-        "train_y": torch.randint(4, (96,), generator=gen),
-        "val_x": torch.randn(40, *shape, generator=gen, dtype=torch.float64),
-        "val_y": torch.randint(4, (40,), generator=gen),
-    }
+    data = random_data(shape, 4, 96, 40, seed=1)
     specs = []
     for trial, lr in enumerate([0.1, 0.03, 0.3]):
         _, params, buffers = init_network(entry, shape, 4, trial)
