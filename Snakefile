@@ -3,13 +3,20 @@
 #   snakemake --cores 2 --configfile=config/quick.yaml       # a preset: results/quick/
 #   snakemake --cores 8 results/paper/figures/fig1_mnist.pdf # one figure and what it needs
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+
+from sparsedp.config import load_yaml  # noqa: E402
+
+# The paper's experiment; a --configfile (a preset) is merged over it, key by key. Read first by
+# the workflow's own loader, whose error names the file and line of a YAML mistake.
+load_yaml(os.path.join(workflow.basedir, "config.yaml"))
 
 
-# The paper's experiment; a --configfile (a preset) is merged over it, key by key.
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 

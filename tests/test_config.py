@@ -135,6 +135,13 @@ BAD = [
     ("figures.fig4_mnist.workloads", ["mnist_sgd"], "mnist_sgd searches no momentum"),
     ("figures.fig4_mnist.studies", [[0.3, 16]], r"\[0.3, 16\] is not a study of \['mnist_momentum'\]"),
     ("figures.fig4_mnist.studies", KeyError, "a trial-level figure needs 'studies'"),
+    ("workloads.mnist_sgd.goal_errors", [float("nan")], "nan is not a finite number"),
+    ("search.learning_rate", {"low": float("nan"), "high": 1.0}, "nan is not a finite number"),
+    ("search.learning_rate", {"low": 1e-4, "high": float("inf")}, "inf is not a finite number"),
+    ("analysis.min_saving", float("nan"), "nan is not a finite number"),
+    ("workloads.mnist_sgd.budget_steps", "many", "'many' is not of type 'integer'"),
+    ("search.race_group", 0, "less than the minimum of 1"),
+    ("data.local_dir", "/nowhere/mnist", "/nowhere/mnist is not a folder"),
 ]
 
 
@@ -212,3 +219,10 @@ def test_a_workload_can_search_its_own_ranges(config):
     config["workloads"]["mnist_sgd"]["search"] = {"learning_rate": {"low": 3.0, "high": 0.01}}
     with pytest.raises(ConfigError, match="workloads.mnist_sgd.search.learning_rate': low 3.0 > high 0.01"):
         validate(config, SCHEMA)
+
+
+def test_numbers_given_as_text_by_snakemakes_config_option_are_read_as_numbers(config):
+    """``--config search='{n_trials: 20}'`` reaches the workflow as {"n_trials": "20"}."""
+    config["search"] = {**config["search"], "n_trials": "20", "learning_rate": {"low": "1e-3", "high": "0.5"}}
+    validate(config, SCHEMA)
+    assert config["search"]["n_trials"] == 20 and config["search"]["learning_rate"] == {"low": 1e-3, "high": 0.5}

@@ -1,11 +1,13 @@
 import dataclasses
 import math
+import random
 
 import pytest
 import torch
 
 from sparsedp.baseline import train_plain, trial_module
 from sparsedp.engine import StudySettings, TrialSpec, count_errors, max_errors, train_study
+from sparsedp.jobs import race_bounds
 from sparsedp.pruning import prune
 from sparsedp.results import COMPLETE, INCOMPLETE, INFEASIBLE, PRUNED
 
@@ -329,3 +331,30 @@ def test_adam_equals_torch_optim_adam_and_keeps_masked_weights_and_moments_zero(
     for k, m in state.masks.items():
         for name in ("exp_avg", "exp_avg_sq"):
             assert bool((state.optimizer_state[k][name][~m] == 0).all()), (k, name)
+
+
+def test_trials_retrained_apart_from_their_race_group_end_as_in_the_uninterrupted_race(goals_study):
+    """Randomised: any subset of a race study's trials, retrained with the others' records as
+    race bounds (jobs.train), ends exactly as in the run that trained all together, the winner
+    included; race groups of three trials race apart."""
+    specs, data, settings, _ = goals_study
+    race = dataclasses.replace(settings, mode="race", race_group=3)
+    whole = {o.trial: dataclasses.asdict(o) for o in train_study(specs, data, race, NETWORK)}
+    assert PRUNED in {s for o in whole.values() for s in o["status"]}
+    winners = [t for t, o in whole.items() if all(s == COMPLETE for s in o["status"])]
+    rng = random.Random(5)
+    subsets = [winners[:1], *(rng.sample(sorted(whole), rng.randint(1, len(whole) - 1)) for _ in range(4))]
+    for lost in subsets:
+        records = [
+            {
+                "identity": {"trial": t},
+                "goals": [{"status": s} for s in o["status"]],
+                "steps_trained": o["steps_trained"],
+            }
+            for t, o in whole.items()
+            if t not in lost
+        ]
+        again = train_study(
+            [s for s in specs if s.trial in lost], data, race, NETWORK, race_bounds=race_bounds(records, 3)
+        )
+        assert {o.trial: dataclasses.asdict(o) for o in again} == {t: whole[t] for t in lost}, lost

@@ -16,20 +16,28 @@ def study(config=None, workload="mnist_momentum", sparsity=0.9, batch=64) -> dic
 
 
 def records(identity: dict, outcomes) -> dict:
-    """Trial records of ``identity``'s study: outcomes[k] = (status, steps) per goal of trial k."""
-    trials = trial_identities(identity, range(len(outcomes)))
-    return {
-        f"trial{k:03d}.json": {
+    """Trial records of ``identity``'s study: outcomes[k] = (status, steps) per goal of trial k,
+    each with a curve that agrees (it first meets each goal at its steps)."""
+    trials, n_val, every = trial_identities(identity, range(len(outcomes))), 1000, identity["eval_every"]
+    found = {}
+    for k, per_goal in enumerate(outcomes):
+        statuses = [status for status, _ in per_goal]
+        trained = identity["budget_steps"] if "incomplete" in statuses else max(s or every for _, s in per_goal)
+        curve = {"step": list(range(every, trained + 1, every))}
+        reached = [[g for g, (_, s) in zip(identity["goal_errors"], per_goal) if s and s <= t] for t in curve["step"]]
+        curve["val_errors"] = [round(n_val * (min(r) if r else max(identity["goal_errors"]) + 0.01)) for r in reached]
+        found[f"trial{k:03d}.json"] = {
             "identity": trials[k],
             "goals": [
                 {"goal_error": g, "status": status, "steps_to_result": steps}
                 for g, (status, steps) in zip(identity["goal_errors"], per_goal)
             ],
-            "steps_trained": max((s or 0) for _, s in per_goal) or 100,
-            "diverged_at_step": None,
+            "steps_trained": trained,
+            "diverged_at_step": trained if "infeasible" in statuses else None,
+            "n_validation": n_val,
+            "curve": curve,
         }
-        for k, per_goal in enumerate(outcomes)
-    }
+    return found
 
 
 def test_best_trial_is_the_lowest_steps_with_ties_to_the_lowest_trial():
@@ -125,7 +133,9 @@ def test_figures_render_from_a_table(tmp_path, figure):
         for sp in (0.0, 0.9):
             for b in (16, 64, 256):
                 ident = study(config, wl, sp, b)
-                studies.append(reduce_study(records(ident, [[("complete", int(4096 / b * (1 + sp)) + 16)]]), ident))
+                studies.append(
+                    reduce_study(records(ident, [[("complete", 16 * round(256 / b * (1 + sp)) + 16)]]), ident)
+                )
     render(figure, study_table(studies), tmp_path / "f.pdf", tmp_path / "f.png", experiment="test")
     assert (tmp_path / "f.pdf").stat().st_size > 5000 and (tmp_path / "f.png").stat().st_size > 5000
 
@@ -133,23 +143,42 @@ def test_figures_render_from_a_table(tmp_path, figure):
 def test_a_best_value_at_the_edge_of_the_searched_points_is_reported():
     config = load_config()
     identity = study(config)  # Momentum: learning rate and momentum searched
-    trials = records(identity, [[("complete", 64)]] * 8)
-    lrs = [t["identity"]["metaparameters"]["learning_rate"] for t in trials.values()]
-    moms = [t["identity"]["metaparameters"]["momentum"] for t in trials.values()]
+    tried = [t["metaparameters"] for t in trial_identities(identity, range(8))]
+    lrs, moms = [m["learning_rate"] for m in tried], [m["momentum"] for m in tried]
     fastest = lrs.index(max(lrs))
-    for k, record in enumerate(trials.values()):
-        record["goals"][0]["steps_to_result"] = 32 if k == fastest else 64
+    trials = records(identity, [[("complete", 32 if k == fastest else 64)] for k in range(8)])
     edge = reduce_study(trials, identity)["goals"][0]["best_at_edge"]
     expected = ["learning_rate highest"]
     if moms[fastest] in (min(moms), max(moms)):
         expected.append(f"momentum {'lowest' if moms[fastest] == min(moms) else 'highest'}")
     assert edge == ", ".join(expected)
     inner = sorted(range(8), key=lambda k: lrs[k])[3]  # neither the lowest nor the highest rate
-    for k, record in enumerate(trials.values()):
-        record["goals"][0]["steps_to_result"] = 32 if k == inner else 64
+    trials = records(identity, [[("complete", 32 if k == inner else 64)] for k in range(8)])
     assert "learning_rate" not in reduce_study(trials, identity)["goals"][0]["best_at_edge"]
     # A range of one value (momentum fixed) is not searched: never an edge.
     config["search"]["one_minus_momentum"] = {"low": 0.1, "high": 0.1}
     fixed = study(config)
-    trials = records(fixed, [[("complete", 64 - k)] for k in range(8)])
+    trials = records(fixed, [[("complete", 128 - 16 * k)] for k in range(8)])
     assert "momentum" not in reduce_study(trials, fixed)["goals"][0]["best_at_edge"]
+
+
+def test_a_record_whose_outcome_contradicts_its_curve_is_refused_naming_it():
+    """A hand-edited steps_to_result (3: not even an evaluation step; its curve says 16), a
+    status that its curve contradicts, or a record without goals: named, with the redo command."""
+    identity = study()
+    found = records(identity, [[("complete", 16)], [("complete", 32)], [("pruned", None)]])
+    for edit, problem in (
+        (
+            lambda r: r["goals"][0].update(steps_to_result=3),
+            "steps_to_result 3, but its curve first meets the goal at step 16",
+        ),
+        (lambda r: r["goals"][0].update(status="pruned", steps_to_result=None), "status pruned"),
+        (lambda r: r.pop("goals"), "lacks 'goals'"),
+    ):
+        edited = copy.deepcopy(found)
+        edit(edited["trial000.json"])
+        with pytest.raises(IdentityError) as refused:
+            reduce_study(edited, identity, redo="snakemake --cores 2 --configfile=x.yaml")
+        message = str(refused.value)
+        assert "trial000.json" in message and problem in message and "trial001.json" not in message
+        assert "rm trial000.json && snakemake --cores 2 --configfile=x.yaml" in message

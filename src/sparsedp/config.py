@@ -5,6 +5,7 @@ the Snakefile at parse time: no torch."""
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -78,8 +79,11 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     """
     removed = remove_nulls(config)
     schema = load_schema(schema_path, config)
-    problems = []
-    for err in sorted(Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.path))):
+    problems = _non_finite(config, [])
+    errors = list(Validator(schema).iter_errors(config))
+    if any([_read_number(config, err) for err in errors]):  # numbers given as text by --config, now read
+        errors = list(Validator(schema).iter_errors(config))
+    for err in sorted(errors, key=lambda e: list(map(str, e.path))):
         allowed = ""
         if err.validator == "enum":
             allowed = f" (allowed: {', '.join(map(str, err.validator_value))})"
@@ -91,6 +95,33 @@ def validate(config: dict, schema_path: str | Path) -> dict:
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
+
+
+def _non_finite(value, path: list) -> list[str]:
+    """A problem for every NaN or infinity in ``value`` (JSON schema's bounds let NaN through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config key '{_key(path)}': {value} is not a finite number"]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [p for k, v in items for p in _non_finite(v, [*path, k])]
+
+
+def _read_number(config: dict, err) -> bool:
+    """Replace a number given as text (Snakemake's --config passes the values of a mapping, as in
+    ``--config search='{n_trials: 12}'``, as strings) by the number, where the schema wants one."""
+    if err.validator != "type" or not isinstance(err.instance, str) or not err.path:
+        return False
+    wanted = {"integer": int, "number": float}.get(err.validator_value)
+    try:
+        number = wanted(err.instance) if wanted else None
+    except ValueError:
+        return False
+    if number is None or (wanted is float and not math.isfinite(number)):
+        return False
+    parent = config
+    for key in list(err.path)[:-1]:
+        parent = parent[key]
+    parent[err.path[-1]] = number
+    return True
 
 
 def load_schema(schema_path: str | Path, config: dict | None = None) -> dict:
@@ -244,6 +275,12 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
         problems.append(
             f"config key 'search.n_trials': {n_trials} is not a multiple of training.pack_size {pack}; the trials "
             "of a partial pack would be trained one by one (allowed: multiples of the pack size)"
+        )
+    local_dir = config["data"].get("local_dir")
+    if local_dir is not None and "local" in config["data"]["sources"] and not Path(local_dir).is_dir():
+        problems.append(
+            f"config key 'data.local_dir': {local_dir} is not a folder (from {Path.cwd()}); give the folder that "
+            "holds the original files, or null"
         )
     noise = config["noise_scale"]
     if noise["batch_small"] >= noise["batch_big"]:

@@ -255,7 +255,7 @@ def hardest_first(train_x, train_y, val_x, val_y) -> np.ndarray:
 
 def load_arrays(path: Path, expected: dict | None = None, digest: str | None = None) -> dict:
     """The arrays of a prepared split, checked to be the split ``expected`` (its identity) and,
-    given its stamp's ``digest``, the very content its stamp records."""
+    given the content digest its stamp records, that very content."""
     try:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}

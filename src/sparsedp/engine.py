@@ -8,8 +8,8 @@ trial number), so a trial's result does not depend on which trials share its pac
 A group of trials is a GroupState; ``train_step`` advances it by one step. Every eval_every
 steps ``evaluate`` counts each trial's validation errors and ``decide`` records which trials are
 finished. The groups of a study train in lockstep (each takes every step in turn) and are
-evaluated together, so a race stops every group at the first step at which any trial reaches
-the goal: groups bound memory, not the race. Between evaluations the host never waits for the
+evaluated together, so a race stops every trial of a race group at the first step at which one
+of that race group reaches the goal: groups bound memory, not the race. Between evaluations the host never waits for the
 device: on CUDA the step of a study trained as one group can be one captured graph
 (``cuda_graph``).
 
@@ -17,8 +17,13 @@ One run gives steps-to-result at several goal errors (``goal_errors``): a trial 
 it reaches the tightest goal, and records the first evaluation step at which it reached each.
 Statuses, per goal: complete (goal reached at steps_to_result), incomplete (budget spent),
 infeasible (non-finite training loss before the goal was reached), pruned (race mode: stopped
-at the first step at which another trial of the study reached the tightest goal, so it could
-not have beaten that trial at any goal).
+at the first step at which another trial of its race group reached the tightest goal, so it
+could not have beaten that trial at any goal).
+
+A race group is a fixed block of trial numbers (``race_group``), whichever trials a job trains:
+trials of a group trained in another job take part through ``race_bounds``, the step at which
+their recorded race ended. So a trial ends the same way whether it is trained with its whole
+group or alone after the others were recorded.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class StudySettings:
     budget_steps: int
     eval_every: int
     mode: str = "race"  # race | census
+    race_group: int | None = None  # race mode: trial k races the trials numbered k // race_group too; None: all given
     eval_chunk: int = 1000
     early_exit: bool = True
     max_group: int | None = None  # trials in one forward pass (memory); None = all of them
@@ -411,10 +417,10 @@ def evaluate(
     return Evaluation(diverged_at, mean_loss, errors, seen, done)
 
 
-def decide(state: GroupState, counted: Evaluation, settings: StudySettings, data, outcomes: dict, race_over: bool):
-    """Record the fate of every trial of ``state`` at this step in ``outcomes`` (``race_over``:
-    a trial of the study has reached every goal, so those that have not are pruned); return the
-    rows of the trials that train on."""
+def decide(state: GroupState, counted: Evaluation, settings: StudySettings, data, outcomes: dict, race_over: list):
+    """Record the fate of every trial of ``state`` at this step in ``outcomes`` (``race_over``,
+    per trial: a trial of its race group has reached every goal, so it is pruned unless it has
+    too); return the rows of the trials that train on."""
     step = state.step
     bounds = goal_bounds(settings, data)
     rows = []
@@ -434,7 +440,7 @@ def decide(state: GroupState, counted: Evaluation, settings: StudySettings, data
                 out.status[j], out.steps_to_result[j] = COMPLETE, step
         if counted.done[i]:  # every goal is reached now
             continue
-        if race_over:
+        if race_over[i]:
             _finish(out, PRUNED)
         elif step >= settings.budget_steps:
             _finish(out, INCOMPLETE)
@@ -471,8 +477,20 @@ def float32_precision(tf32: bool = False) -> None:
         torch.backends.cudnn.allow_tf32 = tf32
 
 
+def race_group_of(trial: int, settings: StudySettings) -> int:
+    """The race group of trial number ``trial`` (all trials given are one group without race_group)."""
+    return trial // settings.race_group if settings.race_group else 0
+
+
 def train_study(
-    specs, data, settings: StudySettings, network: Network, device="cpu", final_params=None, checkpoint=None
+    specs,
+    data,
+    settings: StudySettings,
+    network: Network,
+    device="cpu",
+    final_params=None,
+    checkpoint=None,
+    race_bounds=None,
 ):
     """Train the trials ``specs`` of one study of ``network``; returns a TrialOutcome per trial,
     in order.
@@ -481,11 +499,15 @@ def train_study(
     CPU) as they were when it stopped.
 
     The trials train in groups of ``settings.max_group``, in lockstep: every group takes each
-    step, and all are evaluated at the same steps, so a race ends for every trial at the first
-    step at which one of the study reaches every goal, however the trials are grouped.
+    step, and all are evaluated at the same steps, so a race ends for every trial of a race group
+    at the first step at which one of that race group reaches every goal, however the trials are
+    grouped.
 
     ``checkpoint`` (a checkpoint.Checkpoint) saves the loop's state at intervals, and a run
     that finds its own checkpoint resumes from it.
+
+    ``race_bounds`` (race mode): race group -> the evaluation step at which recorded trials of
+    that group, not among ``specs``, ended its race; the group's trials here stop there.
     """
     n_train, batch = len(data["train_x"]), settings.batch_size
     if not settings.goal_errors:
@@ -527,9 +549,14 @@ def train_study(
         if step % settings.eval_every and step < settings.budget_steps:
             continue
         counted = [evaluate(state, settings, network, data, outcomes, loop) for state in groups]
-        race_over = settings.mode == "race" and any(any(c.done) for c in counted)
+        over = set()  # race groups whose race ends at this step
+        if settings.mode == "race":
+            over = {g for g, bound in (race_bounds or {}).items() if step >= bound}
+            over |= {race_group_of(t, settings) for s, c in zip(groups, counted) for t, d in zip(s.trials, c.done) if d}
         for i, (state, c) in enumerate(zip(groups, counted)):
-            rows = decide(state, c, settings, data, outcomes, race_over)
+            rows = decide(
+                state, c, settings, data, outcomes, [race_group_of(t, settings) in over for t in state.trials]
+            )
             if len(rows) < len(state.trials):
                 if final_params is not None:
                     for row, trial in enumerate(state.trials):

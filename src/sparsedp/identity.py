@@ -346,12 +346,18 @@ def study_identity(config: dict, study: Study) -> dict:
         "budget_steps": spec["budget_steps"],
         "eval_every": config["training"]["eval_every"],
         "mode": study_mode(config, study),
+        **race_settings(config, study),
         # Only the ranges this workload searches: trial k's metaparameters come from them.
         "search": {SEARCH_RANGE[name]: ranges[SEARCH_RANGE[name]] for name in searched(spec)},
         "pruning": pruning_settings(config, study.pruning),
         "network": network_identity(config, spec["dataset"], spec["model"], study.sparsity, study.pruning),
         "code": trial_code(spec["optimizer"], spec["schedule"], model_entry(config, spec["model"])),
     }
+
+
+def race_settings(config: dict, study: Study) -> dict:
+    """A race study's race group (search.race_group); census studies have none."""
+    return {"race_group": config["search"]["race_group"]} if study_mode(config, study) == "race" else {}
 
 
 def trial_identities(study: dict, trials) -> list[dict]:

@@ -12,8 +12,10 @@ one message naming the file and what to do.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import pickle
 import sys
 import time
@@ -34,14 +36,17 @@ from .identity import (
     trial_identities,
 )
 from .results import (
+    COMPLETE,
+    PRUNED,
     BadInput,
     CorruptResult,
     atomic_path,
     check_digest,
     content_digest,
     read_record,
+    record_made,
     stamped_file,
-    write_json,
+    write_record,
     write_stamp,
 )
 
@@ -144,7 +149,7 @@ def network_facts(identity: dict, job: dict) -> None:
     }
     log.info("%s: %d parameters, %d prunable", where, sum(v.numel() for v in params.values()),
              sum(params[k].numel() for k in prunable["weights"]))  # fmt: skip
-    write_json(job["output"], facts)
+    write_record(job["output"], facts)
 
 
 def make_masks(network: dict, job: dict) -> None:
@@ -258,6 +263,7 @@ def study_settings(identity: dict, training: dict):
         budget_steps=identity["budget_steps"],
         eval_every=identity["eval_every"],
         mode=identity["mode"],
+        race_group=identity.get("race_group"),
         eval_chunk=training["eval_chunk"],
         early_exit=training["early_exit"],
         max_group=trials_per_group(training, identity["batch_size"]),
@@ -273,34 +279,109 @@ def trials_per_group(training: dict, batch_size: int) -> int:
 def train(identity: dict, job: dict) -> None:
     """Train trials ``job['trials']`` of the study ``identity`` together; write one record per
     trial to ``job['outputs']`` (same order); resume from ``job['checkpoint']`` if a killed run
-    of the same trials and settings left one."""
+    of the same trials and settings left one.
+
+    In a race study a trial's record is a function of its identity alone, whatever else its job
+    trains: the job's race mates (``job['mates']``, the rest of its race groups) that are
+    recorded race it through their records (engine.train_study's race_bounds); those that are
+    not are trained with it, and their records left in ``job['raced']`` for their own jobs. Jobs
+    of one race group take turns (a lock there)."""
+    check_code(identity, trial_code(identity["optimizer"], identity["schedule"], job["model"]), "trial")
+    own = list(zip(job["trials"], job["outputs"], job["masks"]))
+    if not job["mates"]:
+        _train(identity, job, own, {})
+        return
+    raced = Path(job["raced"])
+    with _locked(raced / ".lock"):
+        todo = []
+        for trial, output, mask in own:
+            if _valid_trial(raced / Path(output).name, identity, trial):  # trained by a mate's job
+                os.replace(raced / Path(output).name, output)
+                log.info("trial %d: raced and recorded by a job of its race group", trial)
+            else:
+                todo.append((trial, output, mask))
+        if not todo:
+            return
+        recorded, missing = [], []
+        for trial, path, mask in zip(job["mates"], job["mate_records"], job["mate_masks"]):
+            record = _valid_trial(path, identity, trial) or _valid_trial(raced / Path(path).name, identity, trial)
+            if record:
+                recorded.append(record)
+            else:
+                missing.append((trial, str(raced / Path(path).name), mask))
+        bounds = race_bounds(recorded, identity["race_group"])
+        log.info("race mates: %d recorded (race bounds %s), %d trained here", len(recorded), bounds, len(missing))
+        _train(identity, job, todo + missing, bounds)
+
+
+def race_bounds(records, race_group: int) -> dict:
+    """Race group -> the step at which its race ended, from recorded trials of it that ended
+    the race (every goal complete, or pruned) ; groups none of which did are absent."""
+    bounds = {}
+    for record in records:
+        if all(g["status"] in (COMPLETE, PRUNED) for g in record["goals"]):
+            group = record["identity"]["trial"] // race_group
+            bounds[group] = min(bounds.get(group, record["steps_trained"]), record["steps_trained"])
+    return bounds
+
+
+def _valid_trial(path, study: dict, trial: int) -> dict | None:
+    """The record at ``path`` if it is trial ``trial`` of ``study``, intact and consistent; else None."""
+    from .reduce import outcome_problems
+
+    if not Path(path).exists():
+        return None
+    try:
+        record = read_record(path, "trial")
+        ok = not differences(record["identity"], trial_identities(study, [trial])[0]) and not outcome_problems(record)
+    except (CorruptResult, KeyError, TypeError, ZeroDivisionError):
+        return None
+    return record if ok else None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train(identity: dict, job: dict, trials: list, race: dict) -> None:
+    """Train ``trials`` ((trial number, record path, mask stamp) each) of the study ``identity``
+    together, their race groups ending at the steps ``race`` gives, and write their records."""
     import torch
 
     from .checkpoint import Checkpoint, run_key
     from .engine import TrialSpec, train_study
 
-    check_code(identity, trial_code(identity["optimizer"], identity["schedule"], job["model"]), "trial")
     device = choose_device(job["device"])
     settings = job["training"]
-    trials = trial_identities(identity, job["trials"])
-    masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(job["masks"], trials)]
+    numbers, outputs, stamps = zip(*trials)
+    identities = trial_identities(identity, numbers)
+    masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(stamps, identities)]
     specs = [
         TrialSpec(t["trial"], t["metaparameters"], params=m["params"], masks=m["masks"], buffers=m["buffers"])
-        for t, m in zip(trials, masks)
+        for t, m in zip(identities, masks)
     ]
     study = study_settings(identity, settings)
     arrays = load_arrays(job["data"], identity["network"]["data"])
     tensors = data.tensors(arrays, device)
     network = load_network(job["model"], arrays, device)
     start = time.perf_counter()
-    run = run_key(specs, study, network=identity["network"], device=device, code=identity["code"])
+    run = run_key(specs, study, network=identity["network"], device=device, code=identity["code"], race=race)
     checkpoint = Checkpoint(job["checkpoint"], run, settings["checkpoint_every"])
-    outcomes = train_study(specs, tensors, study, network, device, checkpoint=checkpoint)
+    outcomes = train_study(specs, tensors, study, network, device, checkpoint=checkpoint, race_bounds=race)
     seconds = time.perf_counter() - start
     log.info("trained %d trials in %.1f s on %s", len(specs), seconds, device)
-    # Where it ran (not how long: a record is the same whether or not its job was killed and resumed).
-    run_info = {"device": device, "torch": torch.__version__, "trials_in_job": job["trials"]}
-    for trial, mask, out_path, outcome in zip(trials, masks, job["outputs"], outcomes):
+    # Where it ran; not how long, nor with which trials: a record is a function of its identity.
+    run_info = {"device": device, "torch": torch.__version__}
+    for trial, mask, out_path, outcome in zip(identities, masks, outputs, outcomes):
         goals = [
             {"goal_error": goal, "status": status, "steps_to_result": steps}
             for goal, status, steps in zip(identity["goal_errors"], outcome.status, outcome.steps_to_result)
@@ -316,7 +397,7 @@ def train(identity: dict, job: dict) -> None:
             "run": run_info,
         }
         log.info("trial %d: %s after %s steps", trial["trial"], outcome.status, outcome.steps_trained)
-        write_json(out_path, record)
+        write_record(out_path, record)
     checkpoint.remove()  # only now: a kill while writing the records still finds it
 
 
@@ -350,7 +431,7 @@ def noise_scale(identity: dict, job: dict) -> None:
     seconds = time.perf_counter() - start
     log.info("sparsity %s: B_simple %.1f ± %.1f in %.1f s", identity["sparsity"], result["b_simple"],
              result["b_simple_se"], seconds)  # fmt: skip
-    write_json(job["output"], {"identity": identity, **result, "run": {"device": device, "seconds": seconds}})
+    write_record(job["output"], {"identity": identity, **result, "run": {"device": device, "seconds": seconds}})
 
 
 JOBS = {"data": prepare_data, "network": network_facts, "mask": make_masks, "train": train, "noise_scale": noise_scale}
@@ -369,6 +450,8 @@ def main(argv=None) -> int:
     parser.add_argument("identity", type=json.loads, help="JSON identity of the result (tracked)")
     parser.add_argument("settings", type=json.loads, help="JSON files and operational settings (untracked)")
     parser.add_argument("--log", help="log file")
+    parser.add_argument("--made", help="what the results are made with, noted beside each (results.record_made)")
+    parser.add_argument("--outputs", nargs="*", default=[], help="the job's output files")
     args = parser.parse_args(argv)
     setup_logging(args.log)
     if "threads" in args.settings:
@@ -387,6 +470,8 @@ def main(argv=None) -> int:
         log.error("%s", message)
         print(f"Error: {message}", file=sys.stderr)
         return 1
+    if args.made:
+        record_made(args.outputs, args.made)
     return 0
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from . import registry
 from .config import SEARCH_RANGE, pruned_networks
 from .identity import IdentityError, differences, trial_identities
-from .results import COMPLETE, STATUSES, read_record
+from .results import COMPLETE, INCOMPLETE, INFEASIBLE, STATUSES, read_record
 
 IDENTITY_COLUMNS = [
     "workload", "dataset", "model", "optimizer", "schedule", "pruning", "sparsity", "batch_size", "mode",
@@ -55,24 +55,69 @@ def at_search_edge(best: int, trials: list[dict], search: dict) -> str:
     return ", ".join(edges)
 
 
+def outcome_problems(record: dict) -> list[str]:
+    """What makes a trial record's outcome inconsistent with itself: per goal, steps_to_result
+    must be the first evaluation step of its curve whose error count meets the goal (none for a
+    trial that did not reach it), statuses must agree with the steps trained and divergence."""
+    ident, curve = record["identity"], record["curve"]
+    steps, errors, n_val = curve["step"], curve["val_errors"], record["n_validation"]
+    problems = []
+    if len(steps) != len(errors) or any(b <= a for a, b in zip(steps, steps[1:])):
+        problems.append("its curve's steps are not increasing, one error count each")
+    if any(s % ident["eval_every"] and s != ident["budget_steps"] for s in steps):
+        problems.append(f"its curve has steps that are not evaluation steps (every {ident['eval_every']})")
+    if [g["goal_error"] for g in record["goals"]] != ident["goal_errors"]:
+        problems.append("its goals are not its identity's goal_errors")
+        return problems
+    for goal in record["goals"]:
+        met = next((s for s, e in zip(steps, errors) if e / n_val <= goal["goal_error"]), None)
+        if goal["steps_to_result"] != met:
+            problems.append(
+                f"goal {goal['goal_error']}: steps_to_result {goal['steps_to_result']}, but its curve first meets "
+                f"the goal at step {met}"
+            )
+        if (goal["status"] == COMPLETE) != (met is not None) or goal["status"] not in STATUSES:
+            problems.append(f"goal {goal['goal_error']}: status {goal['status']} with steps_to_result {met}")
+    statuses = {g["status"] for g in record["goals"]}
+    if (INFEASIBLE in statuses) != (record["diverged_at_step"] is not None):
+        problems.append("status infeasible if and only if it diverged (diverged_at_step)")
+    if INCOMPLETE in statuses and record["steps_trained"] < ident["budget_steps"]:
+        problems.append(f"status incomplete after {record['steps_trained']} of {ident['budget_steps']} steps")
+    if steps and steps[-1] > record["steps_trained"]:
+        problems.append(f"curve past the {record['steps_trained']} steps trained")
+    return problems
+
+
 def check_trials(records: dict, study: dict, redo: str) -> None:
     """Refuse trial records (path -> record of trial 0, 1, ..., in order) whose identity is not
-    the one ``study`` expects of them; the error names every such file, the keys that differ and
-    how to redo them."""
+    the one ``study`` expects of them, or whose outcome contradicts itself; the error names every
+    such file, what is wrong and how to redo them."""
     expected = trial_identities(study, range(len(records)))
-    stale = {}
+    stale, wrong = {}, {}
     for (path, record), want in zip(records.items(), expected):
         diff = differences(record["identity"], want)
         if diff:
             stale[path] = diff
-    if stale:
-        shown = [f"  {path}: {'; '.join(diff)}" for path, diff in list(stale.items())[:10]]
-        more = [f"  ... and {len(stale) - 10} more"] if len(stale) > 10 else []
-        files = " ".join(str(p) for p in stale)
-        raise IdentityError(
-            f"{len(stale)} trial record(s) were made with other settings or code than this experiment's, "
-            "and are not mixed into its results:\n" + "\n".join(shown + more) + f"\nRedo them: rm {files} && {redo}"
-        )
+            continue
+        try:
+            problems = outcome_problems(record)
+        except (KeyError, TypeError, ZeroDivisionError) as exc:
+            problems = [f"it lacks {exc} or holds a value of the wrong kind there"]
+        if problems:
+            wrong[path] = problems
+    for bad, what in (
+        (stale, "were made with other settings or code than this experiment's"),
+        (wrong, "hold outcomes that contradict their own curves"),
+    ):
+        if bad:
+            shown = [f"  {path}: {'; '.join(diff)}" for path, diff in list(bad.items())[:10]]
+            more = [f"  ... and {len(bad) - 10} more"] if len(bad) > 10 else []
+            files = " ".join(str(p) for p in bad)
+            raise IdentityError(
+                f"{len(bad)} trial record(s) {what}, and are not mixed into its results:\n"
+                + "\n".join(shown + more)
+                + f"\nRedo them: rm {files} && {redo}"
+            )
 
 
 def reduce_study(records: dict, study: dict, redo: str = "rerun snakemake") -> dict:
@@ -104,12 +149,17 @@ def check_studies(records: dict, expected: list[dict], redo: str) -> None:
     problems = []
     for (path, record), want in zip(records.items(), expected):
         found = {**record["identity"], "n_trials": record["n_trials"]}
-        diff = differences(found, want)
+        diff = differences(found, want) or [
+            f"goal {g['goal_error']}: its status counts add up to {sum(g[f'n_{s}'] for s in STATUSES)}, not "
+            f"n_trials {record['n_trials']}"
+            for g in record["goals"]
+            if sum(g[f"n_{s}"] for s in STATUSES) != record["n_trials"]
+        ]
         if diff:
             problems.append(f"  {path}: {'; '.join(diff)}")
     if problems:
         raise IdentityError(
-            "study record(s) made with other settings or code than this experiment's:\n"
+            "study record(s) made with other settings or code than this experiment's, or inconsistent:\n"
             + "\n".join(problems)
             + f"\nRedo them: rm {' '.join(str(p) for p, _ in records.items())} && {redo}"
         )

@@ -43,20 +43,42 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a read-only folder: say which file could not be written
+        raise OSError(exc.errno, f"{exc.strerror}: cannot write {path}") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
 def write_json(path, obj) -> None:
+    """Strict JSON (a NaN or infinity is an error, not a token other readers refuse), atomically."""
+    try:
+        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not written: {exc}") from None
     with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
+        f.write(text + "\n")
+
+
+def _non_finite(token: str):
+    raise ValueError(f"{token} is not a JSON number")
 
 
 def read_json(path):
     with open(path) as f:
-        return json.load(f)
+        return json.load(f, parse_constant=_non_finite)
+
+
+def record_digest(record: dict) -> str:
+    """sha256 of a record's content but its own digest (canonical JSON)."""
+    content = {k: v for k, v in record.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_record(path, record: dict) -> None:
+    """A result record (trial, study, noise scale, network check, stamp) with its content's digest,
+    which every reader checks: an edited record is refused, never used."""
+    write_json(path, {**record, "digest": record_digest(record)})
 
 
 def content_digest(arrays: dict) -> str:
@@ -92,15 +114,17 @@ def write_stamp(path, identity: dict, digest: str) -> None:
     a data split or mask take its stamp as input, not the file: Snakemake compares a small file's
     checksum before rerunning what was made from it (a large one it judges by mtime alone), so a
     file rebuilt with the same content, touched or copied reruns nothing."""
-    write_json(stamp_path(path), {"file": Path(path).name, "identity": identity, "digest": digest})
+    write_record(stamp_path(path), {"file": Path(path).name, "identity": identity, "content": digest})
 
 
 def stamped_file(stamp) -> tuple[Path, str]:
     """The file a stamp stands for and the digest its content must have."""
     try:
         record = read_json(stamp)
-        return Path(stamp).with_name(record["file"]), record["digest"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if record.get("digest") != record_digest(record):
+            raise ValueError("its digest does not match its content (edited or damaged)")
+        return Path(stamp).with_name(record["file"]), record["content"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInput(stamp, f"cannot read this stamp ({type(exc).__name__}: {exc})") from None
 
 
@@ -115,6 +139,54 @@ def read_record(path, kind: str) -> dict:
         record = read_json(path)
     except (OSError, ValueError) as exc:
         raise CorruptResult(f"{path}: cannot read this {kind} record ({exc}). {REBUILD}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("identity"), dict):
-        raise CorruptResult(f"{path}: not a {kind} record of this version (no identity). {REBUILD}")
+    if not isinstance(record, dict) or not isinstance(record.get("identity"), dict) or "digest" not in record:
+        raise CorruptResult(f"{path}: not a {kind} record of this version (no identity or digest). {REBUILD}")
+    if record["digest"] != record_digest(record):
+        raise CorruptResult(f"{path}: its content differs from its digest: edited or damaged, so not used. {REBUILD}")
     return record
+
+
+# What each result was made with: a hidden file beside it, written by the job that made it. The
+# workflow compares it with what the result would be made with now, before any job runs, whatever
+# Snakemake's own metadata (.snakemake/) holds: a result made with other settings or code, or
+# edited since, is redone (workflow/rules/common.smk, stale_marker).
+LEDGER_CHECKED_BYTES = 1 << 20  # larger files (masks, data splits) are checked at use by their stamps
+
+
+def made_path(path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.made")
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_made(outputs, made_with: str) -> None:
+    """Note, beside each of ``outputs`` (just written), what it was made with and its content."""
+    for output in outputs:
+        size = os.path.getsize(output)
+        write_json(made_path(output), {"made_with": made_with, "size": size, "sha256": file_sha256(output)})
+
+
+def unmade(outputs, made_with: str) -> list[tuple[str, str]]:
+    """(output, why) for each existing output not made with ``made_with`` as it stands now."""
+    found = []
+    for output in map(str, outputs):
+        if not os.path.exists(output):
+            continue
+        try:
+            made = read_json(made_path(output))
+        except (OSError, ValueError):
+            found.append((output, "no record of what it was made with (made by another version, or copied alone)"))
+            continue
+        size = os.path.getsize(output)
+        if not isinstance(made, dict) or made.get("made_with") != made_with:
+            found.append((output, "made with other settings or code than this run's"))
+        elif size <= LEDGER_CHECKED_BYTES and (made.get("size") != size or made.get("sha256") != file_sha256(output)):
+            found.append((output, "changed since it was made (edited, damaged or replaced)"))
+    return found

@@ -1,5 +1,7 @@
 # Parse-time helpers: the experiment's results tree, identities, input functions. No torch here.
 # Jobs import the sparsedp package from this checkout's src/ (workflow/scripts/src_path.py).
+import hashlib
+import inspect
 import json
 import os
 import re
@@ -12,8 +14,32 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from sparsedp import config as cfg  # noqa: E402
 from sparsedp import identity  # noqa: E402
 from sparsedp import registry  # noqa: E402
+from sparsedp import results  # noqa: E402
 
 cfg.validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+
+def _slurm_profile_problem(argv):
+    """This repository's SLURM profile passes $SBATCH_ACCOUNT and $SBATCH_PARTITION to sbatch;
+    unset, Snakemake would submit them literally. Said before any job, with the fix."""
+    profiles = [b for a, b in zip(argv, argv[1:]) if a == "--profile"]
+    ours = Path(workflow.basedir) / "slurm"
+    if (
+        not any(Path(p).resolve() == ours.resolve() for p in profiles)
+        or "--default-resources" in argv
+    ):
+        return None
+    unset = [v for v in ("SBATCH_ACCOUNT", "SBATCH_PARTITION") if not os.environ.get(v)]
+    if unset:
+        return (
+            f"--profile slurm: {' and '.join(unset)} not set, and the profile passes them to sbatch "
+            "(-A, -p). Set them (export SBATCH_ACCOUNT=myproject SBATCH_PARTITION=gpu), or give "
+            "--default-resources slurm_account=... slurm_partition=... mem_mb=2000 runtime=30."
+        )
+
+
+if workflow.is_main_process and (problem := _slurm_profile_problem(sys.argv)):
+    raise WorkflowError(problem)
 
 EXPERIMENT = config["experiment"]
 RESULTS = f"results/{EXPERIMENT}"  # everything of this experiment, and nothing else
@@ -75,8 +101,65 @@ def job_command(job):
     return lambda wildcards, input: f"{_PYTHON} {_JOB_SCRIPT} {job}"
 
 
-# The shell command of every rule that runs a job (params run, identity, job; see job_command).
-JOB_SHELL = "{params.run} {params.identity:q} {params.job:q} --log {log:q}"
+# The shell command of every rule that runs a job (params run, identity, job, made; see
+# job_command and made_param).
+JOB_SHELL = "{params.run} {params.identity:q} {params.job:q} --log {log:q} --made {params.made} --outputs {output:q}"
+
+
+# A result made with other settings or code than this run's, or edited since, is redone even
+# where Snakemake has no metadata of it (.snakemake/ removed, a results tree copied or restored):
+# each job notes beside its outputs what it made them with (results.record_made: the digest of
+# its rule's tracked params, and their content), and each rule takes one of two markers as input
+# (stale_marker): one dated at the epoch where its outputs are what it would make now, one dated
+# at this run's start where one is not, which Snakemake, finding it newer than the output, redoes
+# with all that was made from it. (The workflow profile leaves out Snakemake's input trigger,
+# which would redo a job for a change of marker alone.)
+MARKERS = {False: f"{RESULTS}/.made/up_to_date", True: f"{RESULTS}/.made/stale"}
+os.makedirs(os.path.dirname(MARKERS[False]), exist_ok=True)
+for _stale, _marker in MARKERS.items():
+    if workflow.is_main_process or not os.path.exists(_marker):
+        Path(_marker).touch()
+        os.utime(_marker, None if _stale else (0, 0))
+
+
+def _tracked(value):
+    """Whether a param is tracked by Snakemake (its params trigger): a value, or a function of
+    the wildcards alone; functions of input or output files are not."""
+    return not callable(value) or set(inspect.signature(value).parameters) <= {"wildcards"}
+
+
+def made_with(rule_name, wildcards):
+    """Digest of what the job of ``rule_name`` for ``wildcards`` makes its results with: its
+    rule's tracked params (the identities of what it computes and their code)."""
+    params = getattr(rules, rule_name).rule.params
+    values = {
+        name: value(wildcards) if callable(value) else value
+        for name, value in params.items()
+        if _tracked(value)
+    }
+    return hashlib.sha256(as_json(values).encode()).hexdigest()
+
+
+def made_param(rule_name):
+    """Untracked param: made_with, which the job notes beside its outputs."""
+    return lambda wildcards, input: made_with(rule_name, wildcards)
+
+
+def stale_marker(rule_name):
+    """Input function: the marker that makes Snakemake redo the job of ``rule_name`` if one of its
+    outputs exists but was not made with what the job would make it with now, or was changed
+    since; else the marker that never does."""
+
+    def marker(wildcards):
+        outputs, _ = getattr(rules, rule_name).rule.expand_output(wildcards)
+        stale = results.unmade(outputs, made_with(rule_name, wildcards))
+        if stale:
+            path, why = stale[0]
+            more = f" (and {len(stale) - 1} more of its job's outputs)" if len(stale) > 1 else ""
+            print(f"{path}{more}: {why}; redone.", file=sys.stderr)
+        return MARKERS[bool(stale)]
+
+    return marker
 
 
 def study_of(wildcards):
@@ -129,10 +212,25 @@ def job_trials(wildcards, single="trial"):
     return [int(t) for t in chunk_trials(wildcards.chunk)]
 
 
-def training_inputs(wildcards):
-    """The stamps of the data split and of each trial's mask (both part of the trial's identity)."""
+def race_mates(wildcards):
+    """Race mode: the trials of the job's race groups (search.race_group) that it does not make.
+    It races them through their records, or trains those not recorded with its own (jobs.train)."""
+    study = study_of(wildcards)
+    if cfg.study_mode(config, study) != "race":
+        return []
+    size, own = config["search"]["race_group"], job_trials(wildcards)
+    groups = {k // size for k in own}
+    return [
+        k
+        for g in sorted(groups)
+        for k in range(g * size, min((g + 1) * size, N_TRIALS))
+        if k not in own
+    ]
+
+
+def mask_stamps(wildcards, trials):
     spec = config["workloads"][wildcards.workload]
-    masks = [
+    return [
         MASK_STAMP.format(
             pruning=wildcards.pruning,
             dataset=spec["dataset"],
@@ -140,11 +238,18 @@ def training_inputs(wildcards):
             sparsity=wildcards.sparsity,
             seed=cfg.trial_name(k),
         )
-        for k in job_trials(wildcards)
+        for k in trials
     ]
+
+
+def training_inputs(wildcards):
+    """The stamps of the data split and of each trial's mask (both part of the trial's identity),
+    and of the masks of its race mates (trained with it if not recorded)."""
+    spec = config["workloads"][wildcards.workload]
     return {
         "data": DATA_STAMP.format(dataset=spec["dataset"]),
-        "masks": masks,
+        "masks": mask_stamps(wildcards, job_trials(wildcards)),
+        "mate_masks": mask_stamps(wildcards, race_mates(wildcards)),
     }
 
 
@@ -196,7 +301,8 @@ def training_job(wildcards, input, output, threads):
     trials = job_trials(wildcards)
     study = study_of(wildcards)
     model = config["workloads"][wildcards.workload]["model"]
-    checkpoint_file = f"{RESULTS}/checkpoints/{study.path}/{cfg.trial_name(trials[0])}-{cfg.trial_name(trials[-1])}.pt"
+    checkpoints = f"{RESULTS}/checkpoints/{study.path}"
+    mates = race_mates(wildcards)
     return as_json(
         {
             **operational(),
@@ -205,7 +311,11 @@ def training_job(wildcards, input, output, threads):
             "outputs": list(output),
             "data": input.data,
             "masks": list(input.masks),
-            "checkpoint": checkpoint_file,
+            "mates": mates,
+            "mate_records": [study_trial_files(study)[k] for k in mates],
+            "mate_masks": list(input.mate_masks),
+            "raced": f"{checkpoints}/raced",
+            "checkpoint": f"{checkpoints}/{cfg.trial_name(trials[0])}-{cfg.trial_name(trials[-1])}.pt",
             "threads": threads,
             "training": {
                 k: config["training"][k]
@@ -333,7 +443,12 @@ def snakemake_command():
     files = " ".join(
         f"--configfile={shlex.quote(str(f))}" for f in workflow.config_settings.configfiles
     )
-    return f"snakemake --cores N {files}".strip()
+    where = (
+        ""  # -s and -d as the run was given them, when the Snakefile is not the working folder's
+    )
+    if Path(workflow.main_snakefile).resolve() != (Path.cwd() / "Snakefile").resolve():
+        where = f"-s {shlex.quote(str(workflow.main_snakefile))} -d {shlex.quote(os.getcwd())} "
+    return f"snakemake {where}--cores N {files}".strip()
 
 
 def rerun_hint(wildcards, input):

@@ -4,6 +4,7 @@
 rule dataset:
     input:
         data_inputs,
+        stale=stale_marker("dataset"),
     output:
         DATA_FILE,
         DATA_STAMP,
@@ -15,5 +16,6 @@ rule dataset:
         identity=lambda wildcards: as_json(identity.data_identity(config, wildcards.dataset)),
         job=data_job,
         run=job_command("data"),
+        made=made_param("dataset"),
     shell:
         JOB_SHELL

@@ -3,6 +3,7 @@
 rule figure:
     input:
         unpack(figure_inputs),
+        stale=stale_marker("figure"),
     output:
         pdf=f"{FIGURES}/{{figure}}.pdf",
         png=report(
@@ -21,6 +22,7 @@ rule figure:
         goal=figure_goal,
         optimizers=figure_optimizers,
         pruning=figure_pruning_labels,
+        made=made_param("figure"),
     script:
         "../scripts/figure.py"
 
@@ -30,6 +32,7 @@ rule figure:
 rule critical_batch_figure:
     input:
         critical=f"{TABLES}/critical_batch.csv",
+        stale=stale_marker("critical_batch_figure"),
     output:
         pdf=f"{FIGURES}/critical_batch_goal.pdf",
         png=report(
@@ -45,5 +48,6 @@ rule critical_batch_figure:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        made=made_param("critical_batch_figure"),
     script:
         "../scripts/critical_batch_figure.py"

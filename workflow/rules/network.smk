@@ -5,6 +5,7 @@
 rule network_facts:
     input:
         data=DATA_STAMP,
+        stale=stale_marker("network_facts"),
     output:
         NETWORK_FACTS,
     log:
@@ -15,5 +16,6 @@ rule network_facts:
         identity=network_facts_identity,
         job=network_facts_job,
         run=job_command("network"),
+        made=made_param("network_facts"),
     shell:
         JOB_SHELL

@@ -5,6 +5,7 @@
 rule noise_scale:
     input:
         unpack(noise_inputs),
+        stale=stale_marker("noise_scale"),
     output:
         NOISE_FILE,
     log:
@@ -16,13 +17,15 @@ rule noise_scale:
         identity=noise_identity,
         job=noise_job,
         run=job_command("noise_scale"),
+        made=made_param("noise_scale"),
     shell:
         JOB_SHELL
 
 
 rule noise_scale_table:
     input:
-        noise_files(),
+        noise=noise_files(),
+        stale=stale_marker("noise_scale_table"),
     output:
         report(
             f"{TABLES}/noise_scale.csv",
@@ -40,6 +43,7 @@ rule noise_scale_table:
         workloads=as_json(config["workloads"]),
         expected=noise_expected(),
         redo=rerun_hint,
+        made=made_param("noise_scale_table"),
     script:
         "../scripts/noise_scale_table.py"
 
@@ -48,6 +52,7 @@ rule noise_scale_figure:
     input:
         noise=f"{TABLES}/noise_scale.csv",
         critical=f"{TABLES}/critical_batch.csv",
+        stale=stale_marker("noise_scale_figure"),
     output:
         pdf=f"{FIGURES}/noise_scale.pdf",
         png=report(
@@ -63,5 +68,6 @@ rule noise_scale_figure:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        made=made_param("noise_scale_figure"),
     script:
         "../scripts/noise_scale_figure.py"

@@ -9,6 +9,7 @@ ruleorder: prune_pack > prune_mask
 rule prune_pack:
     input:
         unpack(mask_pack_inputs),
+        stale=stale_marker("prune_pack"),
     output:
         masks=pack_files(MASK_FILE, "seed"),
         stamps=pack_files(MASK_STAMP, "seed"),
@@ -20,6 +21,7 @@ rule prune_pack:
         identity=network_identity,
         job=mask_job,
         run=job_command("mask"),
+        made=made_param("prune_pack"),
     shell:
         JOB_SHELL
 
@@ -27,6 +29,7 @@ rule prune_pack:
 rule prune_mask:
     input:
         unpack(mask_inputs),
+        stale=stale_marker("prune_mask"),
     output:
         masks=[MASK_FILE],  # lists, as prune_pack's
         stamps=[MASK_STAMP],
@@ -38,5 +41,6 @@ rule prune_mask:
         identity=network_identity,
         job=mask_job,
         run=job_command("mask"),
+        made=made_param("prune_mask"),
     shell:
         JOB_SHELL

@@ -2,7 +2,8 @@
 # expects of it (a tracked param), so results of other settings are refused, never mixed in.
 rule reduce_study:
     input:
-        study_inputs,
+        trials=study_inputs,
+        stale=stale_marker("reduce_study"),
     output:
         STUDY_FILE,
     log:
@@ -13,6 +14,7 @@ rule reduce_study:
         code=ANALYSIS_CODE,
         identity=expected_study,
         redo=rerun_hint,
+        made=made_param("reduce_study"),
     script:
         "../scripts/reduce_study.py"
 
@@ -20,6 +22,7 @@ rule reduce_study:
 rule steps_to_result_table:
     input:
         studies=[study_file(s) for s in cfg.studies(config)],
+        stale=stale_marker("steps_to_result_table"),
     output:
         report(
             f"{TABLES}/steps_to_result.csv",
@@ -37,6 +40,7 @@ rule steps_to_result_table:
         kind="studies",
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
+        made=made_param("steps_to_result_table"),
     script:
         "../scripts/table.py"
 
@@ -44,6 +48,7 @@ rule steps_to_result_table:
 rule figure_table:
     input:
         unpack(figure_table_inputs),
+        stale=stale_marker("figure_table"),
     output:
         report(
             f"{TABLES}/{{figure}}.csv",
@@ -62,6 +67,7 @@ rule figure_table:
         studies=figure_table_studies,
         goal=figure_goal,
         redo=rerun_hint,
+        made=made_param("figure_table"),
     script:
         "../scripts/table.py"
 
@@ -70,6 +76,7 @@ rule trials_table:
     input:
         trials=all_trial_files(),
         studies=[study_file(s) for s in cfg.studies(config)],
+        stale=stale_marker("trials_table"),
     output:
         report(
             f"{TABLES}/trials.csv",
@@ -87,6 +94,7 @@ rule trials_table:
         kind="trials",
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
+        made=made_param("trials_table"),
     script:
         "../scripts/table.py"
 
@@ -96,6 +104,7 @@ rule trials_table:
 rule critical_batch_table:
     input:
         studies=[study_file(s) for s in cfg.studies(config)],
+        stale=stale_marker("critical_batch_table"),
     output:
         report(
             f"{TABLES}/critical_batch.csv",
@@ -113,6 +122,7 @@ rule critical_batch_table:
         analysis=as_json(config["analysis"]),
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
+        made=made_param("critical_batch_table"),
     script:
         "../scripts/critical_batch.py"
 
@@ -121,6 +131,7 @@ rule claims_table:
     input:
         studies=f"{TABLES}/steps_to_result.csv",
         critical=f"{TABLES}/critical_batch.csv",
+        stale=stale_marker("claims_table"),
     output:
         report(
             f"{TABLES}/claims.csv",
@@ -135,5 +146,6 @@ rule claims_table:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        made=made_param("claims_table"),
     script:
         "../scripts/claims.py"

@@ -8,6 +8,7 @@ ruleorder: train_pack > train_trial
 rule train_pack:
     input:
         unpack(pack_inputs),
+        stale=stale_marker("train_pack"),
     output:
         pack_files(TRIAL_FILE, "trial"),
     log:
@@ -19,6 +20,7 @@ rule train_pack:
         identity=study_identity,
         job=training_job,
         run=job_command("train"),
+        made=made_param("train_pack"),
     shell:
         JOB_SHELL
 
@@ -26,6 +28,7 @@ rule train_pack:
 rule train_trial:
     input:
         unpack(training_inputs),
+        stale=stale_marker("train_trial"),
     output:
         TRIAL_FILE,
     log:
@@ -37,5 +40,6 @@ rule train_trial:
         identity=study_identity,
         job=training_job,
         run=job_command("train"),
+        made=made_param("train_trial"),
     shell:
         JOB_SHELL

@@ -3,6 +3,7 @@ import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.jobs import setup_logging
 from sparsedp.plots import render_critical_batch_goal
+from sparsedp.results import record_made
 
 setup_logging(snakemake.log[0])
 render_critical_batch_goal(
@@ -11,3 +12,5 @@ render_critical_batch_goal(
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),
 )
+
+record_made(snakemake.output, snakemake.params.made)

@@ -3,6 +3,7 @@ import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.jobs import setup_logging
 from sparsedp.plots import render
+from sparsedp.results import record_made
 
 setup_logging(snakemake.log[0])
 table = pd.read_csv(snakemake.input.table)  # the rows at the figure's goal error
@@ -19,3 +20,5 @@ render(
     critical=critical,
     experiment=snakemake.config.get("experiment"),
 )
+
+record_made(snakemake.output, snakemake.params.made)

@@ -4,6 +4,7 @@ import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 from sparsedp.analysis import at_goals, headline_goals
 from sparsedp.jobs import setup_logging
 from sparsedp.plots import render_noise_scale
+from sparsedp.results import record_made
 
 setup_logging(snakemake.log[0])
 critical = pd.read_csv(snakemake.input.critical)
@@ -14,3 +15,5 @@ render_noise_scale(
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),
 )
+
+record_made(snakemake.output, snakemake.params.made)

@@ -4,7 +4,7 @@ import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.jobs import setup_logging
 from sparsedp.reduce import read_checked_studies, read_checked_trials, study_table, trial_table
-from sparsedp.results import atomic_path
+from sparsedp.results import atomic_path, record_made
 
 setup_logging(snakemake.log[0])
 expected, redo = json.loads(snakemake.params.studies), snakemake.params.redo
@@ -17,3 +17,5 @@ if "goal" in snakemake.params.keys():  # a figure's table: the rows at the figur
     table = table[table["goal_error"] == snakemake.params.goal]
 with atomic_path(snakemake.output[0]) as tmp:
     table.to_csv(tmp, index=False)
+
+record_made(snakemake.output, snakemake.params.made)
