@@ -8,7 +8,6 @@ at import (the workflow checks a user's .npz at parse time); ``load_tensors`` im
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import zipfile
@@ -75,15 +74,6 @@ def read_cifar10(files: dict[str, Path]) -> dict:
 
 # The reader of each registry dataset's original files (registry.DATASETS says its split and standardisation).
 READERS = {"mnist": read_mnist, "cifar10": read_cifar10}
-
-
-def file_digest(path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_npz(path, names: dict) -> dict:

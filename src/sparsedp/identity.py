@@ -254,7 +254,7 @@ def data_code(dataset: dict) -> str:
 
 @functools.cache
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    from .data import file_digest
+    from .results import file_digest
 
     return file_digest(path)
 

@@ -158,7 +158,8 @@ def made_path(path) -> Path:
     return path.with_name(f".{path.name}.made")
 
 
-def file_sha256(path) -> str:
+def file_digest(path) -> str:
+    """sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -170,7 +171,7 @@ def record_made(outputs, made_with: str) -> None:
     """Note, beside each of ``outputs`` (just written), what it was made with and its content."""
     for output in outputs:
         size = os.path.getsize(output)
-        write_json(made_path(output), {"made_with": made_with, "size": size, "sha256": file_sha256(output)})
+        write_json(made_path(output), {"made_with": made_with, "size": size, "sha256": file_digest(output)})
 
 
 def unmade(outputs, made_with: str) -> list[tuple[str, str]]:
@@ -187,6 +188,6 @@ def unmade(outputs, made_with: str) -> list[tuple[str, str]]:
         size = os.path.getsize(output)
         if not isinstance(made, dict) or made.get("made_with") != made_with:
             found.append((output, "made with other settings or code than this run's"))
-        elif size <= LEDGER_CHECKED_BYTES and (made.get("size") != size or made.get("sha256") != file_sha256(output)):
+        elif size <= LEDGER_CHECKED_BYTES and (made.get("size") != size or made.get("sha256") != file_digest(output)):
             found.append((output, "changed since it was made (edited, damaged or replaced)"))
     return found
