@@ -398,6 +398,8 @@ def _train(identity: dict, job: dict, trials: list, race: dict) -> None:
         }
         log.info("trial %d: %s after %s steps", trial["trial"], outcome.status, outcome.steps_trained)
         write_record(out_path, record)
+        if job.get("made") and out_path in job["outputs"]:  # noted at once: kept if the job is killed now
+            record_made([out_path], job["made"])
     checkpoint.remove()  # only now: a kill while writing the records still finds it
 
 
@@ -459,7 +461,7 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.settings["threads"])
     try:
-        JOBS[args.job](args.identity, args.settings)
+        JOBS[args.job](args.identity, {**args.settings, "made": args.made})
     except _user_errors() as exc:
         message = str(exc)
         if isinstance(exc, BadInput):  # rebuilt as the only target, nothing made from it is redone
