@@ -187,7 +187,8 @@ def test_a_truncated_mask_is_named_and_rebuilt_and_costs_no_valid_trial(tiny_run
     proc = snakemake(workdir, config, "--cores", "2", check=False)
     name = mask.relative_to(workdir)
     _refused(proc, f"{name}: cannot read this mask file", f"Rebuild it alone, keeping the results already made "
-             f"from it: rm {name} && snakemake --cores N --configfile=", f" {name}; then rerun")  # fmt: skip
+             f"from it: rm {name} && snakemake -s {REPO / 'Snakefile'} -d {workdir} --cores N --configfile=",
+             f" {name}; then rerun")  # fmt: skip
     mask.unlink()  # as the message says: the mask alone, then the run
     snakemake(workdir, config, "--cores", "1", str(name))
     after = torch.load(mask, weights_only=True)  # rebuilt exactly from its seed

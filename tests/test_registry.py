@@ -24,7 +24,7 @@ def test_schema_enums_are_the_registry():
     assert set(schema["properties"]["figures"]["properties"]) == set(registry.FIGURES)
     keys = {m.range_key for m in registry.METAPARAMETERS.values()}
     assert set(schema["$defs"]["ranges"]["properties"]) == keys
-    assert set(schema["properties"]["search"]["properties"]) == keys | {"n_trials"}
+    assert set(schema["properties"]["search"]["properties"]) == keys | {"n_trials", "race_group"}
 
 
 def test_every_entry_has_its_function():

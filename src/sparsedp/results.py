@@ -150,7 +150,9 @@ def read_record(path, kind: str) -> dict:
 # workflow compares it with what the result would be made with now, before any job runs, whatever
 # Snakemake's own metadata (.snakemake/) holds: a result made with other settings or code, or
 # edited since, is redone (workflow/rules/common.smk, stale_marker).
-LEDGER_CHECKED_BYTES = 1 << 20  # larger files (masks, data splits) are checked at use by their stamps
+# Masks and data splits are not: their content is checked by every job that loads them, against
+# their stamp (a damaged one is named, and rebuilt alone, keeping what was made from it).
+STAMPED_SUFFIXES = (".pt", ".npz")
 
 
 def made_path(path) -> Path:
@@ -185,9 +187,8 @@ def unmade(outputs, made_with: str) -> list[tuple[str, str]]:
         except (OSError, ValueError):
             found.append((output, "no record of what it was made with (made by another version, or copied alone)"))
             continue
-        size = os.path.getsize(output)
         if not isinstance(made, dict) or made.get("made_with") != made_with:
             found.append((output, "made with other settings or code than this run's"))
-        elif size <= LEDGER_CHECKED_BYTES and (made.get("size") != size or made.get("sha256") != file_digest(output)):
+        elif not output.endswith(STAMPED_SUFFIXES) and made.get("sha256") != file_digest(output):
             found.append((output, "changed since it was made (edited, damaged or replaced)"))
     return found
