@@ -1,5 +1,6 @@
 # Parse-time helpers: the experiment's results tree, identities, input functions. No torch here.
 # Jobs import the sparsedp package from this checkout's src/ (workflow/scripts/src_path.py).
+import functools
 import hashlib
 import inspect
 import json
@@ -152,6 +153,8 @@ def stale_marker(rule_name):
 
     def marker(wildcards):
         outputs, _ = getattr(rules, rule_name).rule.expand_output(wildcards)
+        if not any(os.path.exists(f) for f in outputs):  # to be made anyway (and no identity computed)
+            return MARKERS[False]
         stale = results.unmade(outputs, made_with(rule_name, wildcards))
         if stale:
             path, why = stale[0]
@@ -212,11 +215,17 @@ def job_trials(wildcards, single="trial"):
     return [int(t) for t in chunk_trials(wildcards.chunk)]
 
 
+@functools.cache
+def study_mode(study):
+    """cfg.study_mode, once per study (every training job's inputs ask)."""
+    return cfg.study_mode(config, study)
+
+
 def race_mates(wildcards):
     """Race mode: the trials of the job's race groups (search.race_group) that it does not make.
     It races them through their records, or trains those not recorded with its own (jobs.train)."""
     study = study_of(wildcards)
-    if cfg.study_mode(config, study) != "race":
+    if study_mode(study) != "race":
         return []
     size, own = config["search"]["race_group"], job_trials(wildcards)
     groups = {k // size for k in own}
