@@ -75,6 +75,11 @@ def record_digest(record: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def intact(record: dict) -> bool:
+    """Whether a record read back still has the content its digest records."""
+    return record.get("digest") == record_digest(record)
+
+
 def write_record(path, record: dict) -> None:
     """A result record (trial, study, noise scale, network check, stamp) with its content's digest,
     which every reader checks: an edited record is refused, never used."""
@@ -121,7 +126,7 @@ def stamped_file(stamp) -> tuple[Path, str]:
     """The file a stamp stands for and the digest its content must have."""
     try:
         record = read_json(stamp)
-        if record.get("digest") != record_digest(record):
+        if not intact(record):
             raise ValueError("its digest does not match its content (edited or damaged)")
         return Path(stamp).with_name(record["file"]), record["content"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -141,7 +146,7 @@ def read_record(path, kind: str) -> dict:
         raise CorruptResult(f"{path}: cannot read this {kind} record ({exc}). {REBUILD}") from None
     if not isinstance(record, dict) or not isinstance(record.get("identity"), dict) or "digest" not in record:
         raise CorruptResult(f"{path}: not a {kind} record of this version (no identity or digest). {REBUILD}")
-    if record["digest"] != record_digest(record):
+    if not intact(record):
         raise CorruptResult(f"{path}: its content differs from its digest: edited or damaged, so not used. {REBUILD}")
     return record
 
