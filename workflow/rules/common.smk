@@ -153,7 +153,8 @@ def stale_marker(rule_name):
 
     def marker(wildcards):
         outputs, _ = getattr(rules, rule_name).rule.expand_output(wildcards)
-        if not any(os.path.exists(f) for f in outputs):  # to be made anyway (and no identity computed)
+        # None made yet: to be made anyway, and no identity is computed (the full grid's dry run).
+        if not any(os.path.exists(f) for f in outputs):
             return MARKERS[False]
         stale = results.unmade(outputs, made_with(rule_name, wildcards))
         if stale:
