@@ -81,7 +81,7 @@ def main(out: str, *presets: str) -> None:
     seconds = {(s["identity"]["pruning"]["method"], s["identity"]["sparsity"], s["identity"]["batch_size"]):
                job_seconds(results, s["identity"]) for s in studies}  # fmt: skip
     table["train_seconds"] = [seconds[tuple(row)] for row in table[key].itertuples(index=False)]
-    critical = critical_batch_table(table, config["analysis"]["min_saving"], config["analysis"]["n_bootstrap"])
+    critical = critical_batch_table(table, **config["analysis"])
     for name, frame in (("steps_to_result", table), ("critical_batch", critical)):
         with atomic_path(out / f"{name}.csv") as tmp:
             frame.to_csv(tmp, index=False)

@@ -1,57 +1,37 @@
 """The committed reference results (reference/*/, made by the commands their READMEs name)
-checked against what they must show: claims a and c decided where SGD and Momentum were both
-trained, each curve's three-regimes verdict and reached batch sizes in the pipeline's own table
-equal to the steps they were computed from, one code version per table, every pruning method judged. (The quick
-preset's dense Momentum curve meets the three-regimes test at goal 0.1, not at 0.05;
-reference/quick/README.md says why, with the pilots that measured it.)"""
+checked against what they must show: every analysis table (replicates, critical batch sizes,
+claims) the one the current analysis computes from the reference's own steps-to-result table, one
+code version per table, every pruning method judged, no quick study's best trial at an edge."""
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sparsedp.analysis import three_regimes
+from sparsedp.config import load_yaml
+from sparsedp.tables import analysis_tables, markdown, readme_blocks
 
-REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "reference"
 EXPERIMENTS = ["quick", "cpu_paper", "pruning_quick", "digits"]
-# The three-regimes verdicts of the dense Momentum curve, as measured: (goal error, verdict), the
-# first at the goal the experiment's figures and claims use.
-DENSE_MOMENTUM = {"quick": [(0.05, False), (0.1, True)], "cpu_paper": [(0.02, True)]}
-
-
-@pytest.mark.parametrize("experiment", ["quick", "cpu_paper"])  # the experiments with SGD and Momentum
-def test_claims_a_and_c_are_decided(experiment):
-    claims = pd.read_csv(REFERENCE / experiment / "claims.csv")
-    for claim in ("a_sparse_steps_ratio", "c_momentum_vs_sgd"):
-        rows = claims[claims["claim"] == claim]
-        assert len(rows) and rows["holds"].isin(["yes", "no"]).any(), rows[["scope", "holds", "note"]]
+QUICK_GOAL = 0.05  # the goal the quick preset's figures and claims use
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_each_curves_three_regimes_verdict_and_batch_range_follow_from_its_steps(experiment):
+def test_every_analysis_table_follows_from_the_steps_to_result_table(experiment):
     studies = pd.read_csv(REFERENCE / experiment / "steps_to_result.csv")
-    critical = pd.read_csv(REFERENCE / experiment / "critical_batch.csv")
-    keys = ["workload", "pruning", "sparsity", "goal_error"]
-    verdicts = {}
-    for key, curve in studies.dropna(subset=["steps_to_result"]).groupby(keys):
-        batch = curve.sort_values("batch_size")["batch_size"]
-        steps = curve.sort_values("batch_size")["steps_to_result"].to_numpy(float)
-        verdicts[key] = (three_regimes(batch, steps), batch.min(), batch.max())
-    table = {
-        tuple(row[keys]): (bool(row["three_regimes"]), row["batch_min"], row["batch_max"])
-        for _, row in critical.iterrows()
-    }
-    assert table == verdicts
-    dense = critical[(critical["workload"] == "mnist_momentum") & (critical["sparsity"] == 0)]
-    for goal, verdict in DENSE_MOMENTUM.get(experiment, []):
-        assert dense.loc[dense["goal_error"] == goal, "three_regimes"].tolist() == [verdict], goal
+    for name, computed in analysis_tables(studies, load_yaml(REPO / "config.yaml")["analysis"]).items():
+        committed = pd.read_csv(REFERENCE / experiment / name)
+        # Through CSV, as committed: the same text for the same values.
+        pd.testing.assert_frame_equal(committed, pd.read_csv(io.StringIO(computed.to_csv(index=False))))
 
 
 def test_no_quick_study_has_its_best_trial_at_a_sampled_edge():
     """At the goal its figures and claims use: a best learning rate at the lowest or highest
     sampled point would mean the search space cuts the optimum off."""
     studies = pd.read_csv(REFERENCE / "quick" / "steps_to_result.csv")
-    at_goal = studies[studies["goal_error"] == DENSE_MOMENTUM["quick"][0][0]]
+    at_goal = studies[studies["goal_error"] == QUICK_GOAL]
     assert len(at_goal) == 18 and at_goal["best_at_edge"].isna().all(), at_goal[["workload", "batch_size"]]
 
 
@@ -77,3 +57,17 @@ def test_every_reference_table_is_one_experiment_at_one_code_version(experiment)
     readme = (REFERENCE / experiment / "README.md").read_text()
     for needle in ("commit", "snakemake", "wall time", "2 CPU cores"):
         assert needle in readme, needle
+
+
+READMES = [REPO / "README.md", *sorted(REFERENCE.glob("*/README.md"))]
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_results_a_readme_quotes_are_its_tables(readme):
+    """A README's results are blocks generated from a reference's tables (sparsedp.tables), and
+    equal to what those tables give now."""
+    blocks = readme_blocks(readme.read_text())
+    for folder, block in blocks.items():
+        assert block == markdown(REPO / folder), f"{readme}: rerun python -m sparsedp.tables {folder} --readme {readme}"
+    quoting = {"README.md", "reference/quick/README.md", "reference/cpu_paper/README.md"}
+    assert blocks or str(readme.relative_to(REPO)) not in quoting

@@ -38,7 +38,7 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["noise_scale"] == 4 + 2
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
     assert counts["figure"] == counts["figure_table"] == 5  # Figures 1-5
-    assert counts["claims_table"] == counts["critical_batch_table"] == 1
+    assert counts["claims_table"] == counts["critical_batch_table"] == counts["replicates_table"] == 1
 
 
 def test_lint_and_format_are_clean():
@@ -103,12 +103,14 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     for figure in ("fig1_mnist", "fig4_mnist"):
         assert (out / f"figures/{figure}.png").stat().st_size > 10_000
     claims = pd.read_csv(out / "tables/claims.csv")
-    assert set(claims["claim"]) == {"a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd"}
+    assert set(claims["claim"]) == {"a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd",
+                                    "d_three_regimes"}  # fmt: skip
     assert set(claims["holds"]) <= {"yes", "no", "undecided"}
-    # Momentum only, two batch sizes: no SGD to compare with, too few points to fit B_crit.
-    assert (
-        claims.set_index("claim").loc[["b_sparse_critical_batch", "c_momentum_vs_sgd"], "holds"].eq("undecided").all()
-    )
+    # One replicate: nothing decided by intervals; Momentum only: no SGD to compare with.
+    decided = claims.set_index("claim").loc[["a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd"]]
+    assert decided["holds"].eq("undecided").all()
+    # Two batch sizes, one doubling: the three regimes cannot show, whatever the replicates.
+    assert claims.loc[claims["claim"] == "d_three_regimes", "holds"].eq("no").all()
 
 
 def test_studies_of_figure_4_are_trained_in_census_mode_the_others_in_race_mode(finished_run):
@@ -132,7 +134,7 @@ def test_report_is_self_contained_and_holds_every_figure_and_table(finished_run,
     external = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)""", html)
     assert [u for u in external if not u.startswith("data:")] == [], external
     names = ["fig1_mnist.png", "fig4_mnist.png", "noise_scale.png", "steps_to_result.csv", "critical_batch.csv",
-             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv"]  # fmt: skip
+             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv", "replicates.csv"]  # fmt: skip
     for name in names:
         assert f"Adding {name}" in proc.stdout + proc.stderr
         assert name in html, name
@@ -153,6 +155,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "reduce_study": 1,
         "steps_to_result_table": 1,
         "critical_batch_table": 1,
+        "replicates_table": 1,
         "figure_table": 1,
         "trials_table": 1,
         "figure": 1,

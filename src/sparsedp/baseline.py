@@ -41,7 +41,7 @@ def train_plain(
         momentum=spec.metaparameters.get("momentum", 0.0),
         nesterov=settings.optimizer == "nesterov",
     )
-    gen = torch.Generator().manual_seed(derived_seed(spec.trial, "data-order"))
+    gen = torch.Generator().manual_seed(derived_seed(spec.data_seed, "data-order"))
     n, batch = len(data["train_x"]), settings.batch_size
     bounds = [max_errors(goal, len(data["val_x"])) for goal in settings.goal_errors]
     out = TrialOutcome(spec.trial, [INCOMPLETE] * len(bounds), [None] * len(bounds))

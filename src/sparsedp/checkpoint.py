@@ -32,7 +32,7 @@ def run_key(specs, settings, **extra) -> str:
     digest = hashlib.sha256()
     meta = {
         "settings": dataclasses.asdict(settings),
-        "specs": [{"trial": s.trial, "metaparameters": s.metaparameters} for s in specs],
+        "specs": [{"trial": s.trial, "seed": s.data_seed, "metaparameters": s.metaparameters} for s in specs],
         "extra": extra,
     }
     digest.update(json.dumps(meta, sort_keys=True, default=str).encode())

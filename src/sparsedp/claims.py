@@ -1,18 +1,23 @@
-"""The paper's claims checked against our tables: one row per (claim, scope).
+"""The paper's claims checked against our tables: one row per (claim, scope, definition).
 
 Each row says what the paper states and reports, what we measured, whether the claim holds
-(``yes``/``no``/``undecided``) by an explicit rule, and a note with the rule and any reason
-for ``undecided`` (missing studies, too few points, an extrapolated fit, overlapping
-intervals). The rules (also in each row's note):
+(``yes``/``no``/``undecided``) by an explicit rule, and a note with the rule and any reason for
+``undecided``. Every decision is taken from intervals over a study's replicates (the same search
+with other seeds; analysis.median_interval), never from one best-of-n point: with a single
+replicate every claim is undecided. The rules (also in each row's note):
 
-- a_sparse_steps_ratio (MNIST, each workload): r = steps-to-result at 90% sparsity / at 0%,
-  at the smallest batch size both reached. Holds if |log2 r - 1.5| <= 0.5 (r in [2, 4]: within
-  a factor 2^0.5 of the paper's 2^1.5); fails otherwise.
-- b_sparse_critical_batch (MNIST Momentum; CIFAR-10): the fitted B_crit at 90% exceeds the
-  dense one. Holds if the 90% interval (68%, bootstrap) lies wholly above the dense one, fails
-  if wholly below, undecided if they overlap or a fit lies outside its measured batch sizes.
-- c_momentum_vs_sgd (MNIST, each sparsity): B_crit of Momentum and of Nesterov exceed SGD's,
-  by the same interval rule for each pair; holds if every pair holds, fails if any fails.
+- a_sparse_steps_ratio (MNIST, each workload): r = steps-to-result at 90% sparsity / at 0%, per
+  replicate, at the smallest batch size both reached (median over replicates). Holds if r's
+  interval lies within a factor 2^0.5 of the paper's 2^1.5 ([2, 4]), fails if it lies wholly
+  outside, undecided if it straddles a bound.
+- b_sparse_critical_batch (MNIST Momentum; CIFAR-10): B_crit at 90% exceeds the dense one, by
+  each definition (column ``definition``): the paper's (the end of perfect scaling) and the fit's
+  (McCandlish et al.). Holds if the 90% interval lies wholly above the dense one, fails if wholly
+  below, undecided if they overlap or a fit lies outside its measured batch sizes.
+- c_momentum_vs_sgd (MNIST, each sparsity): B_crit of Momentum and of Nesterov exceed SGD's, by
+  the same rule for each pair and definition; holds if every pair holds, fails if any fails.
+- d_three_regimes (each curve of the claims' workloads): the curve shows perfect scaling,
+  diminishing returns and a plateau (analysis.regimes_verdict).
 
 Each workload is judged at one goal error (analysis.headline_goals: the paper's where measured,
 else its tightest), and each row names the smallest experiment that could decide its claim.
@@ -33,38 +38,52 @@ from .analysis import (
     ABOVE_RANGE,
     BELOW,
     BELOW_RANGE,
+    NO,
     NO_DOUBLING,
-    OBSERVED,
     PAPER_GOAL,
+    UNDECIDED,
+    YES,
     at_goals,
     headline_goals,
+    median_interval,
 )
 from .labels import ordered_workloads, percent, pow2
 
-YES, NO, UNDECIDED = "yes", "no", "undecided"
 COLUMNS = [
-    "claim", "scope", "pruning", "statement", "paper_value", "our_value", "holds", "note", "smallest_experiment",
+    "claim", "scope", "definition", "pruning", "statement", "paper_value", "our_value", "holds", "note",
+    "smallest_experiment",
 ]  # fmt: skip
 # The least a configuration must train to decide each claim (yes or no, not undecided).
 SMALLEST = {
-    "a_sparse_steps_ratio": "one MNIST workload at sparsity 0% and 90%, one batch size at which both studies reach "
-    "the goal (the paper's claim is for small batch sizes, before diminishing returns)",
-    "b_sparse_critical_batch": "MNIST Momentum (or CIFAR-10) at sparsity 0% and 90%, each curve reaching the goal "
-    "at 3 or more batch sizes that bracket its B_crit (paper: 2^9 dense, 2^11 sparse, so batch sizes to 2^12 or "
-    "more), with 68% intervals of B_crit that do not overlap",
-    "c_momentum_vs_sgd": "MNIST SGD and Momentum (or Nesterov) at one sparsity, each curve reaching the goal at 3 "
-    "or more batch sizes that bracket its B_crit, with 68% intervals of B_crit that do not overlap",
+    "a_sparse_steps_ratio": "one MNIST workload at sparsity 0% and 90%, 3 or more replicates, one batch size at "
+    "which both studies reach the goal (the paper's claim is for small batch sizes, before diminishing returns)",
+    "b_sparse_critical_batch": "MNIST Momentum (or CIFAR-10) at sparsity 0% and 90%, 3 or more replicates, each "
+    "curve reaching the goal at batch sizes that bracket its B_crit (paper: 2^9 dense, 2^11 sparse, so batch sizes "
+    "to 2^12 or more), with intervals of B_crit that do not overlap",
+    "c_momentum_vs_sgd": "MNIST SGD and Momentum (or Nesterov) at one sparsity, 3 or more replicates, each curve "
+    "reaching the goal at batch sizes that bracket its B_crit, with intervals of B_crit that do not overlap",
+    "d_three_regimes": "one curve, 3 or more replicates, at batch sizes from perfect scaling (two doublings each "
+    "saving 40% or more) to past diminishing returns (a doubling saving under 20%)",
 }
 DENSE, SPARSE = 0.0, 0.9
 PAPER_TRIALS = 100
 RATIO_LOG2, RATIO_TOLERANCE_LOG2 = 1.5, 0.5
+RATIO_RANGE = (2 ** (RATIO_LOG2 - RATIO_TOLERANCE_LOG2), 2 ** (RATIO_LOG2 + RATIO_TOLERANCE_LOG2))
 MOMENTUM_OPTIMIZERS = tuple(name for name, o in registry.OPTIMIZERS.items() if o.heavy_ball)
+# The two critical batch sizes (critical_batch.csv): column prefix -> label.
+PAPER_DEFINITION, FIT_DEFINITION = "b_crit_paper", "b_crit_fit"
+DEFINITIONS = {
+    PAPER_DEFINITION: "paper: end of perfect scaling",
+    FIT_DEFINITION: "fit: S_min (1 + B_crit / B)",
+}
+ONE_REPLICATE = "one replicate per study: no interval that includes seed noise (set replicates: 3 or more)"
 
 
-def _row(claim, scope, statement, paper_value, our_value, holds, note) -> dict:
+def _row(claim, scope, statement, paper_value, our_value, holds, note, definition="") -> dict:
     return dict(
         claim=claim,
         scope=scope,
+        definition=definition,
         statement=statement,
         paper_value=paper_value,
         our_value=our_value,
@@ -75,7 +94,7 @@ def _row(claim, scope, statement, paper_value, our_value, holds, note) -> dict:
 
 
 def _protocol_notes(studies: pd.DataFrame) -> list[str]:
-    """Where our protocol differs from the paper's: goal error, trials per study."""
+    """Where our protocol differs from the paper's: goal error, trials per study, replicates."""
     notes = []
     for (dataset, goal), _ in studies.groupby(["dataset", "goal_error"]):
         if dataset in PAPER_GOAL and not math.isclose(goal, PAPER_GOAL[dataset]):
@@ -83,6 +102,8 @@ def _protocol_notes(studies: pd.DataFrame) -> list[str]:
     trials = sorted(studies["n_trials"].dropna().unique())
     if trials and max(trials) < PAPER_TRIALS:
         notes.append(f"{int(max(trials))} trials per study (paper {PAPER_TRIALS})")
+    replicates = studies["replicate"].nunique()
+    notes.append(f"{replicates} replicate{'s' if replicates > 1 else ''} per study (paper 1)")
     return notes
 
 
@@ -90,16 +111,34 @@ def _join(*parts) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _steps_by_batch(studies: pd.DataFrame, workload: str, sparsity: float) -> pd.Series:
-    """steps-to-result by batch size of one curve, reached studies only."""
+def _interval(lo, hi, fmt=pow2) -> str:
+    """'[lo, hi]', an end beyond the measured range named as such; '' without an interval."""
+    if np.isnan(lo) or np.isnan(hi):
+        return ""
+    ends = ["below range" if v == -np.inf else "beyond range" if v == np.inf else fmt(v) for v in (lo, hi)]
+    return f" [{ends[0]}, {ends[1]}]"
+
+
+def _steps(studies: pd.DataFrame, workload: str, sparsity: float) -> pd.DataFrame:
+    """steps-to-result of one curve: batch size x replicate, +inf where a replicate missed the goal."""
     sub = studies[(studies["workload"] == workload) & np.isclose(studies["sparsity"], sparsity)]
-    sub = sub.dropna(subset=["steps_to_result"]).sort_values("batch_size")
-    return pd.Series(sub["steps_to_result"].to_numpy(float), index=sub["batch_size"].to_numpy(int))
+    steps = sub.pivot_table(index="batch_size", columns="replicate", values="steps_to_result", aggfunc="first")
+    return steps.reindex(columns=sorted(sub["replicate"].unique())).astype(float).fillna(np.inf)
 
 
 def _has_sparsity(studies: pd.DataFrame, workload: str, sparsity: float) -> bool:
     sub = studies[studies["workload"] == workload]
     return bool(np.isclose(sub["sparsity"], sparsity).any())
+
+
+def _against(interval, low: float, high: float) -> str:
+    """YES if (lo, hi) lies within [low, high], NO if wholly outside it, else UNDECIDED."""
+    lo, hi = interval
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return UNDECIDED
+    if low <= lo and hi <= high:
+        return YES
+    return NO if hi < low or lo > high else UNDECIDED
 
 
 # --- a: steps ratio ----------------------------------------------------------------------------
@@ -109,13 +148,13 @@ A_STATEMENT = (
     "at small batch sizes (Simple-CNN on MNIST, Figure 1)"
 )
 A_RULE = (
-    f"rule: holds if the ratio at the smallest batch size both reached lies within a factor "
-    f"2^{RATIO_TOLERANCE_LOG2:g} of 2^{RATIO_LOG2:g}, i.e. in "
-    f"[{2 ** (RATIO_LOG2 - RATIO_TOLERANCE_LOG2):.1f}, {2 ** (RATIO_LOG2 + RATIO_TOLERANCE_LOG2):.1f}]"
+    f"rule: per replicate, the ratio at the smallest batch size whose median both reached; holds if the interval of "
+    f"the ratios lies within a factor 2^{RATIO_TOLERANCE_LOG2:g} of 2^{RATIO_LOG2:g}, i.e. in "
+    f"[{RATIO_RANGE[0]:.1f}, {RATIO_RANGE[1]:.1f}], fails if wholly outside, undecided if it straddles a bound"
 )
 
 
-def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
+def claim_steps_ratio(studies: pd.DataFrame, coverage: float) -> list[dict]:
     rows = []
     mnist = studies[studies["dataset"] == "mnist"]
     claim, paper = "a_sparse_steps_ratio", f"2^{RATIO_LOG2:g} = {2**RATIO_LOG2:.2f}"
@@ -129,24 +168,36 @@ def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
             reason = f"no {' and '.join(missing)} sparsity studies in this configuration"
             rows.append(_row(claim, workload, A_STATEMENT, paper, "n/a", UNDECIDED, _join(reason, *protocol)))
             continue
-        dense, sparse = _steps_by_batch(sub, workload, DENSE), _steps_by_batch(sub, workload, SPARSE)
-        common = sorted(set(dense.index) & set(sparse.index))
+        dense, sparse = _steps(sub, workload, DENSE), _steps(sub, workload, SPARSE)
+        medians = {b: (median_interval(dense.loc[b], coverage)[0], median_interval(sparse.loc[b], coverage)[0])
+                   for b in dense.index.intersection(sparse.index)}  # fmt: skip
+        common = [b for b, (d, s) in sorted(medians.items()) if np.isfinite(d) and np.isfinite(s)]
         if not common:
             reason = "no batch size at which both the 0% and the 90% study reached the goal"
             rows.append(_row(claim, workload, A_STATEMENT, paper, "n/a", UNDECIDED, _join(reason, *protocol)))
             continue
         batch = common[0]
-        ratio = sparse[batch] / dense[batch]
-        holds = YES if abs(math.log2(ratio) - RATIO_LOG2) <= RATIO_TOLERANCE_LOG2 else NO
-        ratios = [sparse[b] / dense[b] for b in common]
-        detail = f"at batch size {batch} ({int(sparse[batch])} vs {int(dense[batch])} steps)"
+        replicates = dense.columns.intersection(sparse.columns)
+        ratio, lo, hi, achieved = median_interval(
+            sparse.loc[batch, replicates] / dense.loc[batch, replicates], coverage
+        )
+        holds = _against((lo, hi), *RATIO_RANGE)
+        detail = f"at batch size {batch} (median {medians[batch][1]:g} vs {medians[batch][0]:g} steps)"
         if batch != sub["batch_size"].min():
             detail += f"; the smallest measured batch size {sub['batch_size'].min()} was not reached by both"
-        spread = f"ratio over the {len(common)} common batch sizes: {min(ratios):.2f} to {max(ratios):.2f}"
         direction = "sparse slower than dense" if ratio > 1 else "sparse not slower than dense"
-        our = f"{ratio:.2f} = {pow2(ratio)}"
+        our = f"{ratio:.2f} = {pow2(ratio)}{_interval(lo, hi, lambda v: f'{v:.2f}')}"
+        coverage_note = f"interval coverage {achieved:.0%}" if np.isfinite(achieved) else ONE_REPLICATE
         rows.append(
-            _row(claim, workload, A_STATEMENT, paper, our, holds, _join(A_RULE, detail, direction, spread, *protocol))
+            _row(
+                claim,
+                workload,
+                A_STATEMENT,
+                paper,
+                our,
+                holds,
+                _join(A_RULE, detail, direction, coverage_note, *protocol),
+            )
         )
     return rows
 
@@ -154,61 +205,55 @@ def claim_steps_ratio(studies: pd.DataFrame) -> list[dict]:
 # --- b, c: critical batch sizes ----------------------------------------------------------------
 
 
-def _fit(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity: float) -> dict:
-    """A curve's critical batch size and why it cannot be used (``problem``), if so."""
+def _critical(critical: pd.DataFrame, studies: pd.DataFrame, workload: str, sparsity: float, definition: str) -> dict:
+    """A curve's critical batch size by ``definition`` and why it cannot be used (``problem``), if so."""
     sub = critical[(critical["workload"] == workload) & np.isclose(critical["sparsity"], sparsity)]
-    reached = _steps_by_batch(studies, workload, sparsity)
-    fit = dict(b=np.nan, lo=np.nan, hi=np.nan, eops=np.nan, eops_seen=NO_DOUBLING, problem=None)
-    fit["name"] = f"{workload} {percent(sparsity)}"
+    found = dict(b=np.nan, lo=np.nan, hi=np.nan, problem=None, name=f"{workload} {percent(sparsity)}")
     if not _has_sparsity(studies, workload, sparsity):
-        fit["problem"] = f"no {percent(sparsity)} studies of {workload} in this configuration"
-        return fit
-    if not sub.empty:
-        row = sub.iloc[0]
-        fit.update(b=row["b_crit"], lo=row["b_crit_lo"], hi=row["b_crit_hi"])
-        fit.update(eops=row["end_of_perfect_scaling"], eops_seen=row["perfect_scaling_end"])
-    if len(reached) < 3 or not np.isfinite(fit["b"]):
-        fit["problem"] = f"{fit['name']}: {len(reached)} batch sizes reached the goal, fewer than the 3 a fit needs"
-    elif row["b_crit_range"] in (ABOVE, BELOW):
-        fit["problem"] = (
-            f"{fit['name']}: B_crit {pow2(fit['b'])} lies outside the batch sizes that reached the goal "
-            f"({pow2(row['batch_min'])} to {pow2(row['batch_max'])}), an extrapolation"
-        )
-    return fit
+        found["problem"] = f"no {percent(sparsity)} studies of {workload} in this configuration"
+        return found
+    if sub.empty:
+        found["problem"] = f"{found['name']}: no batch size reached the goal"
+        return found
+    row = sub.iloc[0]
+    found.update(b=row[definition], lo=row[f"{definition}_lo"], hi=row[f"{definition}_hi"])
+    if definition == FIT_DEFINITION:
+        if row["n_fits"] == 0:
+            found["problem"] = f"{found['name']}: no replicate reached the goal at the 3 batch sizes a fit needs"
+        elif row["b_crit_fit_range"] in (ABOVE, BELOW):
+            found["problem"] = (
+                f"{found['name']}: B_crit {pow2(found['b'])} lies outside the batch sizes that reached the goal "
+                f"({pow2(row['batch_min'])} to {pow2(row['batch_max'])}), an extrapolation"
+            )
+    elif row["perfect_scaling_end"] == NO_DOUBLING:
+        found["problem"] = f"{found['name']}: no two reached batch sizes a doubling apart"
+    found["seen"] = row["perfect_scaling_end"]
+    return found
 
 
-def _describe(fit: dict) -> str:
-    interval = f" [{pow2(fit['lo'])}, {pow2(fit['hi'])}]" if np.isfinite(fit["lo"]) else ""
-    return f"{fit['name']}: {pow2(fit['b'])}{interval}"
+UNSEEN = {BELOW_RANGE: "below the measured batch sizes", ABOVE_RANGE: "beyond the measured batch sizes"}
+
+
+def _describe(found: dict, definition: str) -> str:
+    if definition == PAPER_DEFINITION and found.get("seen") in UNSEEN:
+        point = UNSEEN[found["seen"]]
+    else:
+        point = pow2(found["b"])
+    return f"{found['name']}: {point}{_interval(found['lo'], found['hi'])}"
 
 
 def _larger(high: dict, low: dict) -> tuple[str, str]:
-    """Does ``high``'s B_crit exceed ``low``'s? By their 68% intervals, or by the point
-    estimates when there are no intervals (analysis.n_bootstrap 0)."""
-    for fit in (high, low):
-        if fit["problem"]:
-            return UNDECIDED, fit["problem"]
-    if not (np.isfinite(high["lo"]) and np.isfinite(low["hi"])):
-        holds = YES if high["b"] > low["b"] else NO
-        return holds, "no bootstrap intervals (analysis.n_bootstrap: 0): point estimates compared"
+    """Does ``high``'s B_crit exceed ``low``'s? By their intervals over replicates."""
+    for found in (high, low):
+        if found["problem"]:
+            return UNDECIDED, found["problem"]
+    if any(np.isnan(found[end]) for found in (high, low) for end in ("lo", "hi")):
+        return UNDECIDED, ONE_REPLICATE
     if high["lo"] > low["hi"]:
         return YES, ""
     if high["hi"] < low["lo"]:
         return NO, ""
-    return UNDECIDED, f"the 68% intervals of {high['name']} and {low['name']} overlap"
-
-
-EOPS_UNSEEN = {
-    BELOW_RANGE: "at or below the smallest batch size (not observed)",
-    ABOVE_RANGE: "beyond the measured batch sizes",
-    NO_DOUBLING: "not measurable (no doubling reached)",
-}
-
-
-def _eops(fits) -> str:
-    return "end of perfect scaling: " + ", ".join(
-        f"{f['name']} {pow2(f['eops']) if f['eops_seen'] == OBSERVED else EOPS_UNSEEN[f['eops_seen']]}" for f in fits
-    )
+    return UNDECIDED, f"the intervals of {high['name']} and {low['name']} overlap"
 
 
 B_STATEMENT = {
@@ -218,9 +263,10 @@ B_STATEMENT = {
     "(ResNet-8 on CIFAR-10, Figure 3)",
 }
 B_PAPER = {"mnist": "2^11 (90%) vs 2^9 (0%)", "cifar10": "larger at 90% (no value given)"}
+NOT_FITTED = "the paper fits no model; its values are ends of perfect scaling"
 INTERVAL_RULE = (
-    "rule: holds if the first 68% interval of B_crit lies wholly above the second, fails if wholly below, "
-    "undecided if they overlap or a fit is missing or extrapolated"
+    "rule: holds if the first interval of B_crit (over replicates) lies wholly above the second, fails if wholly "
+    "below, undecided if they overlap or a fit is missing or extrapolated"
 )
 
 
@@ -235,11 +281,14 @@ def claim_sparse_critical_batch(studies: pd.DataFrame, critical: pd.DataFrame) -
     for workload in ordered_workloads(chosen):
         sub = chosen[chosen["workload"] == workload]
         dataset = sub["dataset"].iloc[0]
-        sparse, dense = _fit(critical, sub, workload, SPARSE), _fit(critical, sub, workload, DENSE)
-        holds, reason = _larger(sparse, dense)
-        our = f"{_describe(sparse)}; {_describe(dense)}"
-        note = _join(INTERVAL_RULE, reason, _eops([sparse, dense]), *_protocol_notes(sub))
-        rows.append(_row(claim, workload, B_STATEMENT[dataset], B_PAPER[dataset], our, holds, note))
+        for definition, label in DEFINITIONS.items():
+            sparse = _critical(critical, sub, workload, SPARSE, definition)
+            dense = _critical(critical, sub, workload, DENSE, definition)
+            holds, reason = _larger(sparse, dense)
+            our = f"{_describe(sparse, definition)}; {_describe(dense, definition)}"
+            paper = B_PAPER[dataset] if definition == PAPER_DEFINITION else NOT_FITTED
+            note = _join(INTERVAL_RULE, reason, *_protocol_notes(sub))
+            rows.append(_row(claim, workload, B_STATEMENT[dataset], paper, our, holds, note, label))
     return rows
 
 
@@ -251,8 +300,8 @@ C_PAPER = "larger for Momentum and Nesterov than SGD, every sparsity (no value g
 
 
 def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame, sparse_only: bool = False) -> list[dict]:
-    """Rows per sparsity (only those above 0 with ``sparse_only``: the dense ones are another
-    method's rows already)."""
+    """Rows per sparsity and definition (only sparsities above 0 with ``sparse_only``: the dense
+    ones are another method's rows already)."""
     claim, rows = "c_momentum_vs_sgd", []
     mnist = studies[studies["dataset"] == "mnist"]
     for _, group in mnist.groupby(["model", "schedule"], sort=True):
@@ -263,18 +312,22 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame, sparse_
         for s in sorted(group["sparsity"].unique()):
             if sparse_only and s == 0:
                 continue
-            base = _fit(critical, group, sgd[0], s)
-            fits = [_fit(critical, group, wl, s) for wl in fast]
-            verdicts = [_larger(f, base) for f in fits]
-            holds = (
-                NO if any(v == NO for v, _ in verdicts) else YES if all(v == YES for v, _ in verdicts) else UNDECIDED
-            )
-            reasons = sorted({r for _, r in verdicts if r})
-            our = "; ".join(_describe(f) for f in [base, *fits])
-            note = _join(INTERVAL_RULE + " (each optimizer against SGD)", *reasons, _eops([base, *fits]),
-                         *_protocol_notes(group))  # fmt: skip
-            scope = f"{' vs '.join([sgd[0], ', '.join(fast)])}, sparsity {percent(s)}"
-            rows.append(_row(claim, scope, C_STATEMENT, C_PAPER, our, holds, note))
+            for definition, label in DEFINITIONS.items():
+                base = _critical(critical, group, sgd[0], s, definition)
+                found = [_critical(critical, group, wl, s, definition) for wl in fast]
+                verdicts = [_larger(f, base) for f in found]
+                holds = (
+                    NO
+                    if any(v == NO for v, _ in verdicts)
+                    else YES
+                    if all(v == YES for v, _ in verdicts)
+                    else UNDECIDED
+                )
+                reasons = sorted({r for _, r in verdicts if r})
+                our = "; ".join(_describe(f, definition) for f in [base, *found])
+                note = _join(INTERVAL_RULE + " (each optimizer against SGD)", *reasons, *_protocol_notes(group))
+                scope = f"{' vs '.join([sgd[0], ', '.join(fast)])}, sparsity {percent(s)}"
+                rows.append(_row(claim, scope, C_STATEMENT, C_PAPER, our, holds, note, label))
     if not rows and not sparse_only:
         optimizers = sorted(mnist["optimizer"].unique())
         reason = (
@@ -285,9 +338,44 @@ def claim_momentum_vs_sgd(studies: pd.DataFrame, critical: pd.DataFrame, sparse_
     return rows
 
 
-def claims_table(studies: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:
-    """Every claim against the steps-to-result table and the critical-batch table, each workload
-    at its headline goal error, for each pruning method (its sparse studies and the dense ones)."""
+# --- d: three regimes --------------------------------------------------------------------------
+
+D_STATEMENT = (
+    "Steps-to-result against batch size shows three regimes: perfect scaling, diminishing returns and maximal "
+    "data parallelism (a plateau), at every sparsity (Figures 1-3)"
+)
+D_RULE = (
+    "rule: yes if the intervals of the doublings' savings show two consecutive doublings each saving at least "
+    "min_saving and a later one saving less than plateau_saving; no if not even their other ends could; "
+    "undecided otherwise (critical_batch.csv three_regimes)"
+)
+
+
+def claim_three_regimes(studies: pd.DataFrame, critical: pd.DataFrame, sparse_only: bool = False) -> list[dict]:
+    rows = []
+    for workload in ordered_workloads(studies):
+        sub = critical[critical["workload"] == workload]
+        for _, curve in sub.sort_values("sparsity").iterrows():
+            if sparse_only and curve["sparsity"] == 0:
+                continue
+            plateau = (
+                f"plateau from batch size {curve['plateau_start']:g}"
+                if np.isfinite(curve["plateau_start"])
+                else f"no plateau within batch size {curve['batch_max']:g}"
+            )
+            scope = f"{workload}, sparsity {percent(curve['sparsity'])}"
+            note = _join(D_RULE, plateau, *_protocol_notes(studies[studies["workload"] == workload]))
+            rows.append(
+                _row("d_three_regimes", scope, D_STATEMENT, "three regimes at every sparsity", plateau,
+                     curve["three_regimes"], note)
+            )  # fmt: skip
+    return rows
+
+
+def claims_table(studies: pd.DataFrame, critical: pd.DataFrame, coverage: float) -> pd.DataFrame:
+    """Every claim against the steps-to-result table (every replicate) and the critical-batch
+    table, each workload at its headline goal error, for each pruning method (its sparse studies
+    and the dense ones)."""
     goals = headline_goals(studies)
     studies, critical = at_goals(studies, goals), at_goals(critical, goals)
     methods = [m for m in registry.PRUNING if m in set(studies["pruning"])] or [registry.DENSE]
@@ -296,9 +384,10 @@ def claims_table(studies: pd.DataFrame, critical: pd.DataFrame) -> pd.DataFrame:
         sub = studies[studies["pruning"].isin([registry.DENSE, method])]
         fits = critical[critical["pruning"].isin([registry.DENSE, method])]
         method_rows = [
-            *claim_steps_ratio(sub),
+            *claim_steps_ratio(sub, coverage),
             *claim_sparse_critical_batch(sub, fits),
             *claim_momentum_vs_sgd(sub, fits, sparse_only=i > 0),
+            *claim_three_regimes(sub, fits, sparse_only=i > 0),
         ]
         rows += [{**row, "pruning": method} for row in method_rows]
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -19,6 +19,15 @@ from .registry import DENSE
 # The search-space key of each metaparameter (momentum is searched as 1 - momentum).
 SEARCH_RANGE = {name: m.range_key for name, m in registry.METAPARAMETERS.items()}
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
+# Where an experiment's results lie under its folder (workflow/rules/common.smk builds its file
+# patterns from these; sparsedp.restore finds trials and masks by them).
+NETWORK_PATH = "{pruning}/{dataset}/{model}/sparsity{sparsity}"  # a network as pruned, before training
+MASK_STAMP_PATH = f"masks/{NETWORK_PATH}/seed{{seed}}.json"
+STUDY_PATH = "{workload}/{pruning}/sparsity{sparsity}/batch{batch}{replicate}"
+TRIAL_PATH = f"trials/{STUDY_PATH}/trial{{trial}}.json"
+# Replicate r of a study repeats its trials (the same Sobol points) with other seeds: trial k's
+# initialisation, mask and data order come from seed k + r * SEED_STRIDE (replicate 0: seed k).
+SEED_STRIDE = 10**TRIAL_DIGITS
 SPARSITY_DECIMALS = 5  # 0.99999 at most: a sparsity's folder label (percent) is then exact
 # Figures of every trial of chosen studies (the others: each study's best trial). Their studies
 # are trained in census mode, whatever their workload's mode: every trial's true status.
@@ -438,6 +447,7 @@ class Study:
     sparsity: float
     batch_size: int
     pruning: str = "snip"  # the method of its masks; DENSE at sparsity 0, whatever is given
+    replicate: int = 0  # its trials' seeds (trial_seed); the same search, other seeds
 
     def __post_init__(self):
         if self.sparsity == 0:  # every method gives the dense network: one study, trained once
@@ -446,17 +456,40 @@ class Study:
     @property
     def path(self) -> str:
         """Relative path shared by a study's trial folder and its reduction file."""
-        return f"{self.workload}/{self.pruning}/sparsity{sparsity_label(self.sparsity)}/batch{self.batch_size}"
+        return STUDY_PATH.format(**self.wildcards)
+
+    @property
+    def wildcards(self) -> dict:
+        """The values of STUDY_PATH's fields."""
+        return dict(
+            workload=self.workload,
+            pruning=self.pruning,
+            sparsity=sparsity_label(self.sparsity),
+            batch=self.batch_size,
+            replicate=replicate_label(self.replicate),
+        )
+
+
+def replicate_label(replicate: int) -> str:
+    """A replicate's suffix of its study's folder: none for replicate 0 (the paper's protocol,
+    one replicate), so that adding replicates keeps every existing study where it is."""
+    return f"-replicate{replicate}" if replicate else ""
+
+
+def trial_seed(trial: int, replicate: int) -> int:
+    """The seed of trial ``trial``'s initialisation, mask and data order in replicate ``replicate``."""
+    return trial + replicate * SEED_STRIDE
 
 
 def studies(config: dict, workloads=None) -> list[Study]:
-    """The grid: per workload, its pruning methods x sparsities x batch sizes (sparsity 0 once)."""
+    """The grid: per workload, its pruning methods x sparsities x batch sizes (sparsity 0 once)
+    x replicates."""
     names = config["workloads"] if workloads is None else workloads
     grid = []
     for wl in names:
         spec = config["workloads"][wl]
         for s, method in pruned_networks(spec):
-            grid += [Study(wl, s, int(b), method) for b in spec["batch_sizes"]]
+            grid += [Study(wl, s, int(b), method, r) for b in spec["batch_sizes"] for r in range(spec["replicates"])]
     return grid
 
 
@@ -488,7 +521,7 @@ def figure_studies(config: dict, figure: str) -> list[Study]:
     if "studies" not in spec:
         return grid
     chosen = {(float(s), int(b)) for s, b in spec["studies"]}
-    return [s for s in grid if (s.sparsity, s.batch_size) in chosen]
+    return [s for s in grid if (s.sparsity, s.batch_size) in chosen and s.replicate == 0]
 
 
 def figure_goal(config: dict, figure: str) -> float:

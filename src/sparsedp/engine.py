@@ -1,9 +1,10 @@
 """Training engine: the trials of one study trained together, data resident on the device.
 
-Each trial has its own initialisation, mask, metaparameters and data order (seeded by its
-trial number), so a trial's result does not depend on which trials share its pack. Parameters
-(and buffers) carry a leading trial axis and one forward/backward pass serves every active trial
-(models.Network). Finished trials are dropped from the tensors as they finish.
+Each trial has its own initialisation, mask, metaparameters and data order (seeded by its seed:
+its trial number, offset in a replicate), so a trial's result does not depend on which trials
+share its pack. Parameters (and buffers) carry a leading trial axis and one forward/backward
+pass serves every active trial (models.Network). Finished trials are dropped from the tensors as
+they finish.
 
 A group of trials is a GroupState; ``train_step`` advances it by one step. Every eval_every
 steps ``evaluate`` counts each trial's validation errors and ``decide`` records which trials are
@@ -44,11 +45,16 @@ from .search import derived_seed
 
 @dataclass
 class TrialSpec:
-    trial: int  # also the seed of its initialisation and data order
+    trial: int  # its number in the study (its Sobol point)
     metaparameters: dict  # exactly those its optimizer and schedule read (see required_metaparameters)
     params: dict  # name -> [1, ...] initial parameters
     masks: dict  # name -> [1, ...] bool, True = kept
     buffers: dict = field(default_factory=dict)  # name -> [1, ...] initial buffers (BatchNorm's running statistics)
+    seed: int | None = None  # of its data order (and of params, made elsewhere); None: its trial number
+
+    @property
+    def data_seed(self) -> int:
+        return self.trial if self.seed is None else self.seed
 
 
 @dataclass
@@ -284,7 +290,7 @@ def new_group(specs, settings: StudySettings, device, n_train: int, n_val: int) 
             name: torch.tensor([s.metaparameters[name] for s in specs], **real) for name in sorted(required)
         },
         optimizer_state={k: init(p) for k, p in params.items()},
-        generators=[torch.Generator().manual_seed(derived_seed(s.trial, "data-order")) for s in specs],
+        generators=[torch.Generator().manual_seed(derived_seed(s.data_seed, "data-order")) for s in specs],
         order=None,
         position=n_train,  # an epoch starts at the first step
         step=0,

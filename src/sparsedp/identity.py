@@ -33,7 +33,7 @@ import tokenize
 from pathlib import Path
 
 from . import registry
-from .config import SEARCH_RANGE, Study, dataset_entry, model_entry, search_ranges, searched, study_mode
+from .config import SEARCH_RANGE, Study, dataset_entry, model_entry, search_ranges, searched, study_mode, trial_seed
 from .search import metaparameters
 
 PACKAGE = Path(__file__).resolve().parent
@@ -330,8 +330,9 @@ def seeded(network: dict, seed: int) -> dict:
 
 
 def study_identity(config: dict, study: Study) -> dict:
-    """Everything shared by the trials of one study; a trial adds its number (also its seed of
-    initialisation, mask and data order), its metaparameters and its mask."""
+    """Everything shared by the trials of one study; a trial adds its number (its Sobol point),
+    its seed (of initialisation, mask and data order: config.trial_seed), its metaparameters and
+    its mask."""
     spec = config["workloads"][study.workload]
     ranges = search_ranges(config, study.workload)
     return {
@@ -342,6 +343,7 @@ def study_identity(config: dict, study: Study) -> dict:
         "schedule": spec["schedule"],
         "sparsity": float(study.sparsity),
         "batch_size": int(study.batch_size),
+        "replicate": study.replicate,
         "goal_errors": list(spec["goal_errors"]),
         "budget_steps": spec["budget_steps"],
         "eval_every": config["training"]["eval_every"],
@@ -365,7 +367,11 @@ def trial_identities(study: dict, trials) -> list[dict]:
     search = {**study["search"], "n_trials": max(trials) + 1}
     values = metaparameters(study, search)
     shared = {k: v for k, v in study.items() if k not in ("search", "network")}
-    return [{**shared, "trial": k, "metaparameters": values[k], "mask": seeded(study["network"], k)} for k in trials]
+    seeds = [trial_seed(k, study["replicate"]) for k in trials]
+    return [
+        {**shared, "trial": k, "seed": seed, "metaparameters": values[k], "mask": seeded(study["network"], seed)}
+        for k, seed in zip(trials, seeds)
+    ]
 
 
 def noise_identity(config: dict, dataset: str, model: str, method: str, sparsity: float) -> dict:

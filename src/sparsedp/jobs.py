@@ -366,7 +366,9 @@ def _train(identity: dict, job: dict, trials: list, race: dict) -> None:
     identities = trial_identities(identity, numbers)
     masks = [load_mask(p, t["mask"], job["allow_layer_collapse"]) for p, t in zip(stamps, identities)]
     specs = [
-        TrialSpec(t["trial"], t["metaparameters"], params=m["params"], masks=m["masks"], buffers=m["buffers"])
+        TrialSpec(
+            t["trial"], t["metaparameters"], params=m["params"], masks=m["masks"], buffers=m["buffers"], seed=t["seed"]
+        )
         for t, m in zip(identities, masks)
     ]
     study = study_settings(identity, settings)

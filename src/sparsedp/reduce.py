@@ -14,8 +14,8 @@ from .identity import IdentityError, differences, trial_identities
 from .results import COMPLETE, INCOMPLETE, INFEASIBLE, STATUSES, read_record
 
 IDENTITY_COLUMNS = [
-    "workload", "dataset", "model", "optimizer", "schedule", "pruning", "sparsity", "batch_size", "mode",
-    "budget_steps", "eval_every",
+    "workload", "dataset", "model", "optimizer", "schedule", "pruning", "sparsity", "batch_size", "replicate",
+    "mode", "budget_steps", "eval_every",
 ]  # fmt: skip
 METAPARAMETERS = list(registry.METAPARAMETERS)
 COUNTS = [name for name, m in registry.METAPARAMETERS.items() if m.scale == "integer"]  # integer columns
@@ -25,10 +25,10 @@ STUDY_COLUMNS = [
 ]  # fmt: skip
 # trials.csv: what the trial is and how it was trained, what was tried, what came of it.
 TRIAL_COLUMNS = [
-    *IDENTITY_COLUMNS, "trial", *METAPARAMETERS, "goal_error", "status", "best", "steps_to_result",
+    *IDENTITY_COLUMNS, "trial", "seed", *METAPARAMETERS, "goal_error", "status", "best", "steps_to_result",
     "steps_trained", "diverged_at_step", "code",
 ]  # fmt: skip
-SORT = ["workload", "sparsity", "pruning", "batch_size", "goal_error"]
+SORT = ["workload", "sparsity", "pruning", "batch_size", "goal_error", "replicate"]
 
 
 def best_trial(trials: list[dict]) -> dict | None:
@@ -190,13 +190,13 @@ def trial_table(trials: list[dict], studies: list[dict]) -> pd.DataFrame:
     whether its study's reduction (in ``studies``) chose it as the best trial for that goal."""
 
     def study_key(ident):
-        return ident["workload"], ident["pruning"]["method"], ident["sparsity"], ident["batch_size"]
+        return ident["workload"], ident["pruning"]["method"], ident["sparsity"], ident["batch_size"], ident["replicate"]
 
     best = {(*study_key(s["identity"]), g["goal_error"]): g["best_trial"] for s in studies for g in s["goals"]}
     rows = []
     for t in trials:
         ident = t["identity"]
-        base = {**_identity_row(ident), "trial": ident["trial"], **ident["metaparameters"]}
+        base = {**_identity_row(ident), "trial": ident["trial"], "seed": ident["seed"], **ident["metaparameters"]}
         base.update(steps_trained=t["steps_trained"], diverged_at_step=t["diverged_at_step"])
         for goal in t["goals"]:
             chosen = best.get((*study_key(ident), goal["goal_error"]))

@@ -48,17 +48,17 @@ LOGS = f"{RESULTS}/logs"
 N_TRIALS = config["search"]["n_trials"]
 PACK_SIZE = config["training"]["pack_size"]
 PACK_DIGITS = len(str(PACK_SIZE)) - 1  # trial digits that vary inside a pack
-STUDY = "{workload}/{pruning}/sparsity{sparsity}/batch{batch}"  # = cfg.Study.path
+STUDY = cfg.STUDY_PATH
 DATA_FILE = f"{RESULTS}/data/{{dataset}}.npz"
 # What the check of a model on a dataset found (jobs.network_facts): made before any mask of it.
 NETWORK_FACTS = f"{RESULTS}/networks/{{dataset}}/{{model}}.json"
-NETWORK = "{pruning}/{dataset}/{model}/sparsity{sparsity}"  # a network as pruned, before training
-MASK_FILE = f"{RESULTS}/masks/{NETWORK}/seed{{seed}}.pt"
+NETWORK = cfg.NETWORK_PATH
+MASK_STAMP = f"{RESULTS}/{cfg.MASK_STAMP_PATH}"
+MASK_FILE = MASK_STAMP.replace(".json", ".pt")
 # A data split's or mask's stamp (its identity and content digest): what the rules using it take
 # as input, so that only a change of its content reruns them (results.write_stamp).
 DATA_STAMP = DATA_FILE.replace(".npz", ".json")
-MASK_STAMP = MASK_FILE.replace(".pt", ".json")
-TRIAL_FILE = f"{RESULTS}/trials/{STUDY}/trial{{trial}}.json"
+TRIAL_FILE = f"{RESULTS}/{cfg.TRIAL_PATH}"
 STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
 NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # Tracked param of the rules that make studies, tables and figures from trials: a change of
@@ -72,6 +72,12 @@ SPARSITY = {
     for spec in config["workloads"].values()
     for s in spec["sparsities"]
 }
+# Likewise a study's replicate: "" for replicate 0, "-replicate1", ... (cfg.replicate_label).
+REPLICATE = {
+    cfg.replicate_label(r): r
+    for r in range(max(spec["replicates"] for spec in config["workloads"].values()))
+}
+REPLICATE_LABELS = "|".join(re.escape(label) for label in sorted(REPLICATE, key=len, reverse=True))
 # The command of the rules that compute results (sparsedp/jobs.py). With --use-conda, the
 # environment's python; otherwise the one running Snakemake.
 _CONDA = "conda" in str(getattr(workflow.deployment_settings, "deployment_method", ""))
@@ -83,9 +89,12 @@ wildcard_constraints:
     workload=r"[a-z][a-z0-9_]*",
     sparsity="|".join(re.escape(label) for label in sorted(SPARSITY, key=len, reverse=True)),
     batch=r"[0-9]+",
+    # Non-capturing group: with one replicate the only label is "", and an empty constraint is none.
+    replicate=f"(?:{REPLICATE_LABELS})",
     trial=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
-    chunk=r"[0-9]{%d}" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
-    seed=r"[0-9]{%d}" % cfg.TRIAL_DIGITS,
+    # A pack's trial (or seed) digits but its last PACK_DIGITS; a replicate's seeds have more.
+    chunk=r"[0-9]{%d}[0-9]*" % (cfg.TRIAL_DIGITS - PACK_DIGITS),
+    seed=r"[0-9]{%d}[0-9]*" % cfg.TRIAL_DIGITS,
     dataset=r"[a-z][a-z0-9_]*",
     pruning="|".join([registry.DENSE, *registry.PRUNING]),
     model=r"[a-z][a-z0-9_]*",
@@ -172,17 +181,12 @@ def study_of(wildcards):
         SPARSITY[wildcards.sparsity],
         int(wildcards.batch),
         wildcards.pruning,
+        REPLICATE[wildcards.replicate],
     )
 
 
 def study_trial_files(study):
-    path = dict(
-        workload=study.workload,
-        pruning=study.pruning,
-        sparsity=cfg.sparsity_label(study.sparsity),
-        batch=study.batch_size,
-    )
-    return [TRIAL_FILE.format(trial=cfg.trial_name(k), **path) for k in range(N_TRIALS)]
+    return [TRIAL_FILE.format(trial=cfg.trial_name(k), **study.wildcards) for k in range(N_TRIALS)]
 
 
 def study_file(study):
@@ -203,9 +207,10 @@ def pack_files(pattern, member):
 
 
 def chunk_trials(chunk):
-    """Trial names of a pack (those below n_trials)."""
+    """Trial (or seed) names of a pack: those of trials below n_trials (a seed's trial is its
+    number modulo cfg.SEED_STRIDE)."""
     names = [chunk + pack_member(j) for j in range(PACK_SIZE)]
-    return [t for t in names if int(t) < N_TRIALS]
+    return [t for t in names if int(t) % cfg.SEED_STRIDE < N_TRIALS]
 
 
 def job_trials(wildcards, single="trial"):
@@ -239,14 +244,16 @@ def race_mates(wildcards):
 
 
 def mask_stamps(wildcards, trials):
+    """The stamps of the masks of trials ``trials`` of the job's study (its replicate's seeds)."""
     spec = config["workloads"][wildcards.workload]
+    replicate = REPLICATE[wildcards.replicate]
     return [
         MASK_STAMP.format(
             pruning=wildcards.pruning,
             dataset=spec["dataset"],
             model=spec["model"],
             sparsity=wildcards.sparsity,
-            seed=cfg.trial_name(k),
+            seed=cfg.trial_name(cfg.trial_seed(k, replicate)),
         )
         for k in trials
     ]
@@ -581,6 +588,7 @@ def all_targets():
         f"{TABLES}/steps_to_result.csv",
         f"{TABLES}/trials.csv",
         f"{TABLES}/critical_batch.csv",
+        f"{TABLES}/replicates.csv",
         f"{TABLES}/noise_scale.csv",
         f"{FIGURES}/noise_scale.pdf",
         f"{FIGURES}/noise_scale.png",

@@ -20,6 +20,7 @@ rule figure:
     params:
         code=ANALYSIS_CODE,
         goal=figure_goal,
+        analysis=as_json(config["analysis"]),
         optimizers=figure_optimizers,
         pruning=figure_pruning_labels,
         made=made_param("figure"),
@@ -27,8 +28,8 @@ rule figure:
         "../scripts/figure.py"
 
 
-# Beyond the paper: B_crit of every curve against the goal error (one run measures every goal
-# of a workload's goal_errors), from critical_batch.csv.
+# Beyond the paper: both critical batch sizes of every curve against the goal error (one run
+# measures every goal of a workload's goal_errors), from critical_batch.csv.
 rule critical_batch_figure:
     input:
         critical=f"{TABLES}/critical_batch.csv",
@@ -48,6 +49,7 @@ rule critical_batch_figure:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        analysis=as_json(config["analysis"]),
         made=made_param("critical_batch_figure"),
     script:
         "../scripts/critical_batch_figure.py"

@@ -68,6 +68,7 @@ rule noise_scale_figure:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        analysis=as_json(config["analysis"]),
         made=made_param("noise_scale_figure"),
     script:
         "../scripts/noise_scale_figure.py"

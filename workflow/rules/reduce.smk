@@ -119,12 +119,41 @@ rule critical_batch_table:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        kind="critical",
         analysis=as_json(config["analysis"]),
         studies=expected_studies(cfg.studies(config)),
         redo=rerun_hint,
         made=made_param("critical_batch_table"),
     script:
-        "../scripts/critical_batch.py"
+        "../scripts/analysis_table.py"
+
+
+# Seed noise: each study's steps-to-result over its replicates (median, interval, spread).
+rule replicates_table:
+    input:
+        studies=[study_file(s) for s in cfg.studies(config)],
+        stale=stale_marker("replicates_table"),
+    output:
+        report(
+            f"{TABLES}/replicates.csv",
+            caption="../report/replicates.rst",
+            category="Tables",
+            subcategory="Analysis",
+            labels={"table": "replicates.csv: one row per study and goal, over its replicates"},
+        ),
+    log:
+        f"{LOGS}/tables/replicates.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        code=ANALYSIS_CODE,
+        kind="replicates",
+        analysis=as_json(config["analysis"]),
+        studies=expected_studies(cfg.studies(config)),
+        redo=rerun_hint,
+        made=made_param("replicates_table"),
+    script:
+        "../scripts/analysis_table.py"
 
 
 rule claims_table:
@@ -146,6 +175,7 @@ rule claims_table:
         "../../envs/pipeline.yaml"
     params:
         code=ANALYSIS_CODE,
+        analysis=as_json(config["analysis"]),
         made=made_param("claims_table"),
     script:
         "../scripts/claims.py"

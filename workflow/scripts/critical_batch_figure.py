@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
@@ -11,6 +13,7 @@ render_critical_batch_goal(
     snakemake.output.pdf,
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),
+    coverage=json.loads(snakemake.params.analysis)["coverage"],  # what each interval claims
 )
 
 record_made(snakemake.output, snakemake.params.made)

@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
@@ -7,7 +9,7 @@ from sparsedp.results import record_made
 
 setup_logging(snakemake.log[0])
 table = pd.read_csv(snakemake.input.table)  # the rows at the figure's goal error
-# Study-level figures mark each curve's critical batch size (at the same goal); trial-level none.
+# Study-level figures mark each curve's critical batch sizes (at the same goal); trial-level none.
 critical = None
 if "critical" in snakemake.input.keys():
     critical = pd.read_csv(snakemake.input.critical)
@@ -19,6 +21,7 @@ render(
     snakemake.output.png,
     critical=critical,
     experiment=snakemake.config.get("experiment"),
+    coverage=json.loads(snakemake.params.analysis)["coverage"],  # what each interval claims
 )
 
 record_made(snakemake.output, snakemake.params.made)

@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
@@ -14,6 +16,7 @@ render_noise_scale(
     snakemake.output.pdf,
     snakemake.output.png,
     experiment=snakemake.config.get("experiment"),
+    coverage=json.loads(snakemake.params.analysis)["coverage"],  # what each interval claims
 )
 
 record_made(snakemake.output, snakemake.params.made)
