@@ -42,6 +42,7 @@ localrules:
     reduce_study,
     steps_to_result_table,
     critical_batch_table,
+    replicates_table,
     claims_table,
     figure_table,
     trials_table,
