@@ -254,3 +254,21 @@ CRITICAL_COLUMNS = KEYS + [
     "n_fits", "s_min", "s_min_lo", "s_min_hi", "b_crit_fit", "b_crit_fit_lo", "b_crit_fit_hi", "b_crit_fit_range",
     "plateau_start", "three_regimes", "interval_coverage",
 ]  # fmt: skip
+
+
+# Other sources' dense curves (config key external_curves, read by batch_science.read) beside
+# this run's, in critical_batch.csv; its readers compare this run's own curves (this_run).
+THIS_RUN = "this run"
+
+
+def with_external(critical: pd.DataFrame, external: pd.DataFrame | None, **analysis) -> pd.DataFrame:
+    """critical_batch.csv: this run's curves (source THIS_RUN), then each other source's."""
+    parts = [critical.assign(source=THIS_RUN)]
+    if external is not None:
+        parts += [critical_batch_table(rows, **analysis).assign(source=s) for s, rows in external.groupby("source")]
+    return pd.concat(parts, ignore_index=True)
+
+
+def this_run(critical: pd.DataFrame) -> pd.DataFrame:
+    """The rows of this run's curves (a table written before sources: all of them)."""
+    return critical[critical["source"] == THIS_RUN] if "source" in critical else critical

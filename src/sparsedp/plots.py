@@ -187,7 +187,12 @@ def _interval(ax, x, y, lo, hi, ends, color, gid, vertical=False):
     ax.plot(*capped, "_" if vertical else "|", ms=8, mew=1.5, color=color, zorder=3, gid=gid)
 
 
-def _steps_panel(ax, curves: dict, fits: dict, colors: dict, coverage: float, fitted=False, normalise=False) -> dict:
+EXTERNAL = dict(ls="--", color="k", marker="x", ms=4, lw=1.0)  # another source's curve (batch_science.read)
+
+
+def _steps_panel(
+    ax, curves: dict, fits: dict, colors: dict, coverage: float, fitted=False, normalise=False, external=None
+) -> dict:
     """Steps-to-result against batch size on log2 axes, one curve per key of ``curves`` (its
     study rows, every replicate): each replicate's points faint, the median over replicates
     joined, a bar through each median its interval; and both critical batch sizes with their
@@ -196,9 +201,16 @@ def _steps_panel(ax, curves: dict, fits: dict, colors: dict, coverage: float, fi
     ``fitted``: also the fitted curve (dotted) and perfect scaling (dashed, slope -1 through the
     smallest batch size). ``normalise``: each curve divided by its median steps at its smallest
     batch size. Returns, per key, notes naming the critical batch sizes outside the batch sizes
-    (not drawn)."""
+    (not drawn). ``external``: rows of other sources' curves (a ``source`` column), each drawn
+    as a line of its own style (EXTERNAL), on the same axes."""
     shown, bars, marks, notes = [], [], [], {}
     batches = pd.concat([rows.loc[rows["steps_to_result"].notna(), "batch_size"] for rows in curves.values()])
+    if external is not None:
+        for source, rows in external.dropna(subset=["steps_to_result"]).groupby("source"):
+            rows = rows.sort_values("batch_size")
+            ax.plot(rows["batch_size"], rows["steps_to_result"], zorder=2, gid=f"external {source}", **EXTERNAL)
+            shown.append(rows["steps_to_result"])
+            batches = pd.concat([batches, rows["batch_size"]])
     for key, rows in curves.items():
         points = rows.dropna(subset=["steps_to_result"]).sort_values("batch_size")
         if points.empty:
@@ -293,10 +305,12 @@ def _drop_unused(axes, used) -> None:
         ax.remove()
 
 
-def figure1(table: pd.DataFrame, critical=None, experiment=None, coverage: float = 0.68):
+def figure1(table: pd.DataFrame, critical=None, experiment=None, coverage: float = 0.68, external=None):
     """Per workload (optimizer) a row: one panel per sparsity it reached the goal at; with two or
     more, then all of them together, and normalised. With ``critical`` (the critical-batch
-    table) each curve's critical batch sizes are marked."""
+    table) each curve's critical batch sizes are marked. ``external``: other sources' dense
+    curves (batch_science.read rows), drawn in every unnormalised panel of their workload, one
+    legend entry per source."""
     _style()
     title = f"Steps-to-result against batch size: {_network(table)}"
     if not _reached_any(table):
@@ -308,9 +322,13 @@ def figure1(table: pd.DataFrame, critical=None, experiment=None, coverage: float
     handles = [
         plt.Line2D([], [], marker="o", ms=3.5, color=palette[s], label=f"{percent(s)} sparse") for s in sparsities
     ] + _mark_handles(table, coverage, fitted=True)
+    if external is not None:
+        external = external[external["workload"].isin(workloads)]
+        handles += [plt.Line2D([], [], label=f"{s} (dense)", **EXTERNAL) for s in sorted(set(external["source"]))]
     fig, axes = _figure(len(workloads), len(sparsities) + 2 * (len(sparsities) > 1), legend_entries=len(handles))
     for row, wl in zip(axes, workloads):
         sub = table[table["workload"] == wl]
+        theirs = None if external is None else external[external["workload"] == wl]
         opt = optimizer(sub["optimizer"].iloc[0])
         curves = {s: sub[sub["sparsity"] == s] for s in sparsities if _reached_any(sub[sub["sparsity"] == s])}
         fits = {s: _critical_row(critical, wl, s) for s in curves}
@@ -318,11 +336,11 @@ def figure1(table: pd.DataFrame, critical=None, experiment=None, coverage: float
             if s not in curves:  # not trained, or never reached the goal, at this sparsity
                 ax.remove()
                 continue
-            outside = _steps_panel(ax, {s: curves[s]}, fits, palette, coverage, fitted=True)
+            outside = _steps_panel(ax, {s: curves[s]}, fits, palette, coverage, fitted=True, external=theirs)
             ax.set_title("\n".join([f"{opt}, {percent(s)} sparse", *outside.get(s, [])]))
         if len(sparsities) > 1:
             if len(curves) > 1:
-                _steps_panel(row[-2], curves, fits, palette, coverage)
+                _steps_panel(row[-2], curves, fits, palette, coverage, external=theirs)
                 row[-2].set_title(f"{opt}, all sparsities")
                 _steps_panel(row[-1], curves, fits, palette, coverage, normalise=True)
                 row[-1].set_title(f"{opt}, normalised")
@@ -557,13 +575,16 @@ def _save(fig, pdf, png) -> None:
     plt.close(fig)
 
 
-def render(name: str, table: pd.DataFrame, pdf, png, critical=None, experiment=None, coverage: float = 0.68) -> None:
+def render(
+    name: str, table: pd.DataFrame, pdf, png, critical=None, experiment=None, coverage: float = 0.68, external=None
+) -> None:
     """Draw figure ``name`` from its table (and, for study-level figures, the critical-batch
-    table: the workflow passes none to trial-level figures) into ``pdf`` and ``png``."""
-    marks = {}
+    table: the workflow passes none to trial-level figures) into ``pdf`` and ``png``; Figure 1
+    also other sources' curves (``external``)."""
+    marks = {"external": external} if external is not None and FIGURES[name] is figure1 else {}
     if critical is not None:  # the rows of the curves this figure shows (one method per sparsity, or one sparsity)
         curves = table[["workload", "pruning", "sparsity"]].drop_duplicates()
-        marks = dict(critical=critical.merge(curves, on=["workload", "pruning", "sparsity"]), coverage=coverage)
+        marks.update(critical=critical.merge(curves, on=["workload", "pruning", "sparsity"]), coverage=coverage)
     _save(FIGURES[name](table, experiment=experiment, **marks), pdf, png)
 
 
