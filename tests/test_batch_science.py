@@ -160,3 +160,16 @@ def test_the_command_line_writes_their_layout_and_reads_it_back(tmp_path, capsys
         == 0
     )
     assert list(pd.read_csv(out)["steps_to_result"]) == [160, 160, 160]
+
+
+def test_the_config_key_takes_a_folder_that_exists_and_defaults_to_their_rule(tmp_path):
+    from sparsedp.config import ConfigError, validate
+
+    from conftest import SCHEMA
+
+    config = load_config()
+    config["external_curves"] = [{"path": str(tmp_path), "label": "Shallue et al. 2019", "workload": "mnist_momentum"}]
+    assert validate(config, SCHEMA)["external_curves"][0]["rule"] == "shallue"
+    config["external_curves"] = [{"path": str(tmp_path / "none"), "label": "S", "workload": "mnist_momentum"}]
+    with pytest.raises(ConfigError, match=r"external_curves\[0\].path': .*none is not a folder"):
+        validate(config, SCHEMA)

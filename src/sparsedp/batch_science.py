@@ -227,6 +227,13 @@ def read(root, goal_errors, rule: str = "shallue", workload: str | None = None, 
     )
 
 
+def read_external(entries: list[dict], goals) -> pd.DataFrame | None:
+    """The rows of config key external_curves' entries (path, label, workload, rule), each at the
+    goals ``goals(workload)`` gives; None without entries."""
+    tables = [read(e["path"], goals(e["workload"]), e["rule"], e["workload"], e["label"]) for e in entries]
+    return pd.concat(tables, ignore_index=True) if tables else None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsedp.batch_science", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)

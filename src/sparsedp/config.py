@@ -291,6 +291,13 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
             f"config key 'data.local_dir': {local_dir} is not a folder (from {Path.cwd()}); give the folder that "
             "holds the original files, or null"
         )
+    for i, entry in enumerate(config.get("external_curves", [])):
+        if not Path(entry["path"]).is_dir():
+            problems.append(
+                f"config key 'external_curves[{i}].path': {entry['path']} is not a folder (from {Path.cwd()})"
+            )
+        if entry["workload"] not in config["workloads"]:
+            problems.append(f"config key 'external_curves[{i}].workload': {entry['workload']} is not a workload")
     noise = config["noise_scale"]
     if noise["batch_small"] >= noise["batch_big"]:
         problems.append(

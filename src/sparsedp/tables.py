@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis import at_goals, critical_batch_table, headline_goals, replicate_table
+from .analysis import at_goals, critical_batch_table, headline_goals, replicate_table, this_run
 from .claims import claims_table
 from .config import load_yaml
 from .labels import optimizer, percent, pow2, pruning
@@ -70,7 +70,7 @@ def markdown(folder: Path) -> str:
     studies = pd.read_csv(folder / "steps_to_result.csv")
     goals = headline_goals(studies)
     spread = at_goals(pd.read_csv(folder / "replicates.csv"), goals)
-    critical = at_goals(pd.read_csv(folder / "critical_batch.csv"), goals)
+    critical = at_goals(this_run(pd.read_csv(folder / "critical_batch.csv")), goals)
     claims = pd.read_csv(folder / "claims.csv", keep_default_na=False)
     replicates = int(spread["n_replicates"].max())
     goal_text = ", ".join(f"{wl} {g:g}" for wl, g in goals.items())

@@ -549,6 +549,16 @@ def figure_pruning_labels(wildcards):
     return ", ".join(registry.pruning_label(m) for m in registry.PRUNING if m in methods) or "dense"
 
 
+def external_params():
+    """Params of the rules that draw or tabulate other sources' curves (config key
+    external_curves): none without them, so that adding the key changes no result made before."""
+    entries = config.get("external_curves", [])
+    if not entries:
+        return {}
+    goals = {wl: spec["goal_errors"] for wl, spec in config["workloads"].items()}
+    return {"external": as_json(entries), "goals": as_json(goals)}
+
+
 def figure_goal(wildcards):
     """Tracked param of a figure and its table: the goal error it shows."""
     return cfg.figure_goal(config, wildcards.figure)

@@ -18,6 +18,7 @@ rule figure:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **external_params(),
         code=ANALYSIS_CODE,
         goal=figure_goal,
         analysis=as_json(config["analysis"]),

@@ -118,6 +118,7 @@ rule critical_batch_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **external_params(),
         code=ANALYSIS_CODE,
         kind="critical",
         analysis=as_json(config["analysis"]),

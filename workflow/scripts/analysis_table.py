@@ -2,7 +2,8 @@ import json
 
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
-from sparsedp.analysis import critical_batch_table, replicate_table
+from sparsedp.analysis import critical_batch_table, replicate_table, with_external
+from sparsedp.batch_science import read_external
 from sparsedp.jobs import setup_logging
 from sparsedp.reduce import read_checked_studies, study_table
 from sparsedp.results import atomic_path, record_made
@@ -13,7 +14,9 @@ studies = read_checked_studies(snakemake.input.studies, json.loads(snakemake.par
 if snakemake.params.kind == "replicates":
     table = replicate_table(study_table(studies), analysis["coverage"])
 else:
-    table = critical_batch_table(study_table(studies), **analysis)
+    goals = json.loads(snakemake.params.get("goals", "{}"))  # per workload, with external_curves
+    external = read_external(json.loads(snakemake.params.get("external", "[]")), goals.get)
+    table = with_external(critical_batch_table(study_table(studies), **analysis), external, **analysis)
 with atomic_path(snakemake.output[0]) as tmp:
     table.to_csv(tmp, index=False)
 

@@ -3,13 +3,13 @@ import json
 import pandas as pd
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
-from sparsedp.analysis import at_goals, headline_goals
+from sparsedp.analysis import at_goals, headline_goals, this_run
 from sparsedp.jobs import setup_logging
 from sparsedp.plots import render_noise_scale
 from sparsedp.results import record_made
 
 setup_logging(snakemake.log[0])
-critical = pd.read_csv(snakemake.input.critical)
+critical = this_run(pd.read_csv(snakemake.input.critical))
 render_noise_scale(
     pd.read_csv(snakemake.input.noise),
     at_goals(critical, headline_goals(critical)),  # each workload's B_crit at its headline goal
