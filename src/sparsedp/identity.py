@@ -59,7 +59,7 @@ ROOTS = {
 # What turns trials into studies, tables and figures: whole modules, with the registry's
 # functions and the entries an experiment uses (a rule param of those rules, not a record's
 # identity: they are cheap to redo and never checked by a consumer).
-ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py")
+ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "batch_science.py")
 
 
 def _normalised(source: str) -> str:
