@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analysis import at_goals, critical_batch_table, headline_goals, replicate_table, this_run
+from .analysis import at_goals, critical_batch_table, headline_goals, replicate_table, this_run, with_external
 from .claims import claims_table
 from .config import load_yaml
 from .labels import optimizer, percent, pow2, pruning
@@ -35,7 +35,7 @@ def analysis_tables(studies: pd.DataFrame, analysis: dict) -> dict[str, pd.DataF
     critical = critical_batch_table(studies, **analysis)
     return {
         "replicates.csv": replicate_table(studies, analysis["coverage"]),
-        "critical_batch.csv": critical,
+        "critical_batch.csv": with_external(critical, None),  # this run's rows, as the workflow writes them
         "claims.csv": claims_table(studies, critical, analysis["coverage"]),
     }
 
