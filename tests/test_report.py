@@ -68,7 +68,8 @@ def introduction(config: dict):
     template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined).from_string(
         (REPO / "workflow/report/workflow.rst").read_text()
     )
-    return template.make_module({"snakemake": SimpleNamespace(config=config)})
+    # The workflow adds its version to the config it validated (common.smk).
+    return template.make_module({"snakemake": SimpleNamespace(config={**config, "workflow_version": "0.0.0"})})
 
 
 def test_the_introductions_labels_and_searched_ranges_are_the_registrys():

@@ -156,8 +156,12 @@ def load_schema(schema_path: str | Path, config: dict | None = None) -> dict:
     }
     schema["$defs"]["ranges"]["properties"] = ranges
     search = schema["properties"]["search"]["properties"]
-    for m in registry.METAPARAMETERS.values():
-        search[m.range_key] = {**ranges[m.range_key], "default": dict(m.default)}
+    for name, m in registry.METAPARAMETERS.items():
+        search[m.range_key] = {
+            **ranges[m.range_key],
+            "default": dict(m.default),
+            "description": f"search range of {name} ({m.scale} scale): low, high",
+        }
     schema["properties"]["figures"]["properties"] = {
         name: {"$ref": "#/$defs/figure", "description": fig.title} for name, fig in registry.FIGURES.items()
     }

@@ -1,5 +1,6 @@
 # Parse-time helpers: the experiment's results tree, identities, input functions. No torch here.
-# Jobs import the sparsedp package from this checkout's src/ (workflow/scripts/src_path.py).
+# The sparsedp package is this checkout's (REPO, set by workflow/Snakefile), as the jobs' are
+# (workflow/scripts/src_path.py).
 import functools
 import hashlib
 import inspect
@@ -10,21 +11,23 @@ import shlex
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+import sparsedp
+from sparsedp import config as cfg
+from sparsedp import identity
+from sparsedp import registry
+from sparsedp import results
 
-from sparsedp import config as cfg  # noqa: E402
-from sparsedp import identity  # noqa: E402
-from sparsedp import registry  # noqa: E402
-from sparsedp import results  # noqa: E402
-
-cfg.validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+cfg.validate(config, REPO / "workflow/schemas/config.schema.yaml")
+# Not a setting (the schema rejects it): the workflow's version, for the report, whose global
+# page (workflow.rst) is given the config alone.
+config["workflow_version"] = sparsedp.__version__
 
 
 def _slurm_profile_problem(argv):
     """This repository's SLURM profile passes $SBATCH_ACCOUNT and $SBATCH_PARTITION to sbatch;
     unset, Snakemake would submit them literally. Said before any job, with the fix."""
     profiles = [b for a, b in zip(argv, argv[1:]) if a == "--profile"]
-    ours = Path(workflow.basedir) / "slurm"
+    ours = REPO / "slurm"
     if (
         not any(Path(p).resolve() == ours.resolve() for p in profiles)
         or "--default-resources" in argv
@@ -82,7 +85,7 @@ REPLICATE_LABELS = "|".join(re.escape(label) for label in sorted(REPLICATE, key=
 # environment's python; otherwise the one running Snakemake.
 _CONDA = "conda" in str(getattr(workflow.deployment_settings, "deployment_method", ""))
 _PYTHON = "python" if _CONDA else shlex.quote(sys.executable)
-_JOB_SCRIPT = shlex.quote(str(Path(workflow.basedir) / "workflow/scripts/job.py"))
+_JOB_SCRIPT = shlex.quote(str(REPO / "workflow/scripts/job.py"))
 
 
 wildcard_constraints:
