@@ -90,9 +90,13 @@ def test_the_introduction_states_each_workloads_own_search_and_pruning(preset):
     for name, workload in config["workloads"].items():
         line = text.split(f"**{name}**:", 1)[1].split("- **", 1)[0]
         methods = ", ".join(registry.PRUNING[p].label for p in workload["pruning"])
-        assert f"pruned with {methods};" in line, line
-        low = {**config["search"], **workload.get("search", {})}["learning_rate"]["low"]
-        assert f"searches learning rate {low} to " in line, line
+        sparse = any(s > 0 for s in workload["sparsities"])
+        assert (f"pruned with {methods};" if sparse else "dense only;") in line, line
+        search = {**config["search"], **workload.get("search", {})}
+        assert f"searches learning rate {search['learning_rate']['low']} to " in line, line
+        momentum = search["one_minus_momentum"]
+        if workload["optimizer"] == "momentum" and momentum["low"] == momentum["high"]:  # a one-point range
+            assert f"momentum fixed at {1 - momentum['low']:g}" in line, line
 
 
 def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
