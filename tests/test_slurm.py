@@ -122,5 +122,5 @@ def test_a_run_through_slurm_survives_a_cancelled_job_and_equals_a_local_run(clu
     assert len(cancelled) == 1 and jobs[cancelled[0]]["state"].startswith("CANCELLED")
     assert [j["state"] for j in jobs.values() if j["jobid"] != cancelled[0]] == ["COMPLETED"] * (len(jobs) - 1)
     local, remote = result_files(results(tmp_path / "local", config)), result_files(results(workdir, config))
-    assert len(local) == 20 + 7 and remote.keys() == local.keys()  # trials + tables
+    assert len(local) == 20 + 8 and remote.keys() == local.keys()  # trials + tables
     assert [f for f in local if local[f] != remote[f]] == []
