@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_reduce import records, study
+from test_reduce import OUTCOMES, records, study
 
 from sparsedp import batch_science
 from sparsedp.analysis import THIS_RUN, critical_batch_table, this_run, with_external
@@ -22,13 +22,6 @@ def write_results(root, config) -> list[dict]:
     """A results tree of three studies (dense and 90% sparse, a replicate), two goals, every
     status: the study records reduce_study makes of them."""
     config["workloads"]["mnist_momentum"]["goal_errors"] = [0.05, 0.02]
-    outcomes = [
-        [("complete", 96), ("incomplete", None)],
-        [("complete", 48), ("complete", 320)],
-        [("infeasible", None), ("infeasible", None)],
-        [("complete", 48), ("complete", 160)],
-        [("complete", 64), ("pruned", None)],
-    ]
     studies = []
     for s in (
         Study("mnist_momentum", 0.0, 64),
@@ -36,7 +29,7 @@ def write_results(root, config) -> list[dict]:
         Study("mnist_momentum", 0.9, 64, replicate=1),
     ):
         ident = study(config, s.workload, s.sparsity, s.batch_size) | {"replicate": s.replicate}
-        trials = records(ident, outcomes[s.replicate :])
+        trials = records(ident, OUTCOMES[s.replicate :])
         assert not any(outcome_problems(t) for t in trials.values())
         for k, record in enumerate(trials.values()):
             write_record(root / "trials" / s.path / f"trial{trial_name(k)}.json", record)

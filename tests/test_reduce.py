@@ -50,18 +50,21 @@ def test_best_trial_is_the_lowest_steps_with_ties_to_the_lowest_trial():
     assert best_trial(rows[:1]) is None
 
 
+# Five trials' (status, steps_to_result) at goals 0.05 and 0.02: every status, ties and a best per goal.
+OUTCOMES = [
+    [("complete", 96), ("incomplete", None)],
+    [("complete", 48), ("complete", 320)],
+    [("infeasible", None), ("infeasible", None)],
+    [("complete", 48), ("complete", 160)],
+    [("complete", 64), ("pruned", None)],
+]
+
+
 def test_a_study_per_goal_with_its_best_trial_metaparameters_and_status_counts():
     config = load_config()
     config["workloads"]["mnist_momentum"]["goal_errors"] = [0.05, 0.02]
     identity = study(config)
-    outcomes = [
-        [("complete", 96), ("incomplete", None)],
-        [("complete", 48), ("complete", 320)],
-        [("infeasible", None), ("infeasible", None)],
-        [("complete", 48), ("complete", 160)],
-        [("complete", 64), ("pruned", None)],
-    ]
-    result = reduce_study(records(identity, outcomes), identity)
+    result = reduce_study(records(identity, OUTCOMES), identity)
     loose, tight = result["goals"]
     assert result["n_trials"] == 5 and result["identity"] == identity
     assert (loose["goal_error"], loose["best_trial"], loose["steps_to_result"]) == (0.05, 1, 48)
