@@ -40,7 +40,7 @@ def _targets(workdir, config):
 
 def _rerun(workdir, config, *lost):
     """Run to the tables of every trial and study, and to ``lost`` files (Snakemake does not
-    remake a deleted file whose dependents are up to date unless asked to: README)."""
+    remake a deleted file whose dependents are up to date unless asked to: docs/reruns.md)."""
     snakemake(workdir, config, "--cores", "2", *_targets(workdir, config), *(str(p.relative_to(workdir)) for p in lost))
 
 
@@ -105,7 +105,7 @@ def test_any_trials_deleted_from_a_race_study_come_back_as_they_were(tiny_run, t
 def test_no_finished_trial_is_retrained_after_snakemake_itself_is_killed(tiny_run, tmp_path):
     """SIGKILL only Snakemake's own process while a training job runs: the job finishes. Before:
     the next run refused (IncompleteFilesException), and --rerun-incomplete retrained the pack.
-    Now the README's recovery (unlock, run again) trains nothing and the results are the same."""
+    Now the recovery docs/reruns.md gives (unlock, run again) trains nothing and the results are the same."""
     workdir = copy_run(tiny_run[0], tmp_path / "run")
     config, out = tiny_run[1], results(workdir, tiny_run[1])
     before = _tree(out)
