@@ -106,11 +106,17 @@ def path_pattern(path: str) -> re.Pattern:
 @pytest.fixture(scope="module")
 def made_files(tmp_path_factory) -> list[str]:
     """Every file a small experiment makes (its DAG in Snakemake's --summary, nothing run): the
-    tiny config with a second replicate, so that replicates' folders are among them."""
+    tiny config with a second replicate, so that replicates' folders are among them. One rule
+    draws every figure of the registry (and one writes its table), so Figure 1's files stand for
+    any figure's."""
+    from sparsedp.registry import FIGURES
+
     config = tiny_config()
     config["workloads"]["mnist_momentum"]["replicates"] = 2
     proc = snakemake(tmp_path_factory.mktemp("summary"), config, "--summary")
-    return [line.split("\t")[0] for line in proc.stdout.splitlines()[1:] if line.startswith("results/")]
+    made = [line.split("\t")[0] for line in proc.stdout.splitlines()[1:] if line.startswith("results/")]
+    figure = re.compile(r"(/figures/|/tables/)fig1_mnist\.")
+    return made + [figure.sub(rf"\g<1>{name}.", f) for f in made if figure.search(f) for name in FIGURES]
 
 
 @pytest.mark.parametrize("page", [README, *DOCS], ids=lambda p: str(p.relative_to(REPO)))
