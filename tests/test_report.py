@@ -99,6 +99,24 @@ def test_the_introduction_states_each_workloads_own_search_and_pruning(preset):
             assert f"momentum fixed at {1 - momentum['low']:g}" in line, line
 
 
+@pytest.mark.parametrize("dirty", [True, False, "unknown"])
+def test_the_introduction_shows_the_runs_commit_versions_and_rule_times(dirty):
+    run = {"sparsedp": "9.9.9", "commit": "c0ffee", "dirty": dirty, "python": "3.11.2", "torch": "2.5.1",
+           "snakemake": "9.27.0", "numpy": "2.1.0", "host": "node1", "finished": "2026-12-07T09:00:00+00:00",
+           "devices": "cpu (40 trials)", "trials": 40, "trials_timed": 30}  # fmt: skip
+    rules = [
+        {"rule": "train_pack", "jobs_timed": "4", "wall_s_total": "80.5", "wall_s_median": "20.1", "wall_s_max": "21.0"}
+    ]
+    text = " ".join(str(introduction({**load_config(), "provenance": {"environment": run, "rules": rules}})).split())
+    assert "sparsedp 9.9.9 at commit c0ffee" in text
+    assert ("with uncommitted changes" in text) == (dirty is True)
+    assert ("uncommitted changes unknown" in text) == (dirty == "unknown")
+    assert "Python 3.11.2, torch 2.5.1, Snakemake 9.27.0, numpy 2.1.0" in text
+    assert "Trials trained on cpu (40 trials); 30 of 40 trials in jobs timed here" in text
+    assert "* - train_pack - 4 - 80.5 - 20.1 - 21.0" in text
+    assert "provenance:" not in text.split("<summary>Configuration</summary>", 1)[1]  # not in the config shown
+
+
 def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
     workdir, path, _ = report
     results = embedded(path.read_text(), "results")
@@ -154,6 +172,14 @@ def test_every_page_renders_and_every_figure_and_table_opens(report, tmp_path):
         reader.page.get_by_text("Configuration", exact=True).click()
         description = reader.page.locator(".prose").first.inner_text()
         assert "This run" in description and "n_trials: 10" in description  # the run's configuration
+        # What made the results (the run's provenance/): commit, versions, devices, wall time per rule.
+        made = json.loads(next(workdir.glob("results/*/provenance/environment.json")).read_text())
+        assert f"sparsedp {made['sparsedp']} at commit {made['commit']}" in description
+        assert f"Python {made['python']}, torch {made['torch']}, Snakemake {made['snakemake']}" in description
+        assert "Trials trained on cpu (40 trials); 40 of 40 trials in jobs timed here" in description
+        timed = reader.page.locator(".prose table").first.inner_text()
+        assert re.search(r"train_pack\s+4\s+[0-9.]+", timed) and re.search(r"figure\s+2\s+[0-9.]+", timed), timed
+        assert "provenance:" not in description.split("Configuration", 1)[1]  # not a setting
         reader.check("workflow_configuration")
         rules = [node["rule"] for node in reader.page.evaluate("rulegraph_spec.data[0].values")]
         assert sorted(rules) == sorted(set(rules)), f"the rule graph shows a rule twice: {sorted(rules)}"

@@ -39,6 +39,7 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
     assert counts["figure"] == counts["figure_table"] == 5  # Figures 1-5
     assert counts["claims_table"] == counts["critical_batch_table"] == counts["replicates_table"] == 1
+    assert counts["provenance"] == 1
 
 
 def test_lint_and_format_are_clean():
@@ -113,6 +114,27 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     assert claims.loc[claims["claim"] == "d_three_regimes", "holds"].eq("no").all()
 
 
+def test_every_result_notes_what_made_it_and_each_rules_jobs_are_timed(finished_run):
+    from sparsedp.provenance import checkout_state
+
+    workdir, config = finished_run
+    out = results(workdir, config)
+    commit = checkout_state(REPO)["commit"]
+    for table in [*(out / "tables").glob("*.csv"), *(out / "provenance").glob("[!.]*")]:
+        made = json.loads((table.parent / f".{table.name}.made").read_text())["provenance"]
+        assert made["commit"] == commit and made["sparsedp"] and made["torch"] and made["snakemake"], table.name
+    trial = out / "trials/mnist_momentum/snip/sparsity90/batch32/.trial003.json.made"
+    assert json.loads(trial.read_text())["provenance"]["device"] == "cpu"
+    environment = json.loads((out / "provenance/environment.json").read_text())
+    assert environment["commit"] == commit and environment["devices"] == "cpu (40 trials)"
+    assert environment["trials"] == environment["trials_timed"] == 40
+    times = pd.read_csv(out / "provenance/rule_times.csv").set_index("rule")
+    assert times.loc["train_pack", "jobs_timed"] == 4 and times.loc["prune_pack", "jobs_timed"] == 2
+    assert times.loc["figure", "jobs_timed"] == 2 and (times["wall_s_total"] > 0).all()
+    # Each training job removed its checkpoint, and the run the folders it left.
+    assert not (out / "checkpoints").exists()
+
+
 def test_studies_of_figure_4_are_trained_in_census_mode_the_others_in_race_mode(finished_run):
     workdir, config = finished_run
     trials = pd.read_csv(results(workdir, config) / "tables/trials.csv")
@@ -134,7 +156,7 @@ def test_report_is_self_contained_and_holds_every_figure_and_table(finished_run,
     external = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)""", html)
     assert [u for u in external if not u.startswith("data:")] == [], external
     names = ["fig1_mnist.png", "fig4_mnist.png", "noise_scale.png", "steps_to_result.csv", "critical_batch.csv",
-             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv", "replicates.csv"]  # fmt: skip
+             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv", "replicates.csv", "rule_times.csv"]  # fmt: skip
     for name in names:
         assert f"Adding {name}" in proc.stdout + proc.stderr
         assert name in html, name
@@ -162,6 +184,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "noise_scale_figure": 1,
         "critical_batch_figure": 1,
         "claims_table": 1,
+        "provenance": 1,
         "all": 1,
     }
     proc = snakemake(workdir, config, "-n")

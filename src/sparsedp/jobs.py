@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import data, fetch
+from . import data, fetch, provenance
 from .config import ConfigError
 from .identity import (
     IdentityError,
@@ -66,13 +66,17 @@ def setup_logging(path=None) -> None:
 
 
 def choose_device(setting: str) -> str:
+    """The torch device of config key ``device``; its name (the CUDA device's) is noted beside
+    what the job makes (provenance.ran_on)."""
     import torch
 
+    device = setting
     if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and not torch.cuda.is_available():
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif setting == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("config 'device: cuda' but torch sees no CUDA device")
-    return setting
+    provenance.ran_on(torch.cuda.get_device_name(device) if device.startswith("cuda") else device)
+    return device
 
 
 def prepare_data(identity: dict, job: dict) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import provenance
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -175,10 +177,12 @@ def file_digest(path) -> str:
 
 
 def record_made(outputs, made_with: str) -> None:
-    """Note, beside each of ``outputs`` (just written), what it was made with and its content."""
+    """Note, beside each of ``outputs`` (just written), what it was made with and its content, and
+    for a reader the commit, versions and device that made it (provenance.made_by: compared by
+    nothing, so a new commit or machine redoes no result)."""
     for output in outputs:
-        size = os.path.getsize(output)
-        write_json(made_path(output), {"made_with": made_with, "size": size, "sha256": file_digest(output)})
+        note = {"made_with": made_with, "size": os.path.getsize(output), "sha256": file_digest(output)}
+        write_json(made_path(output), {**note, "provenance": provenance.made_by()})
 
 
 def unmade(outputs, made_with: str) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import sparsedp
 from sparsedp import config as cfg
 from sparsedp import identity
+from sparsedp import provenance
 from sparsedp import registry
 from sparsedp import results
 
@@ -69,6 +70,14 @@ NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 ANALYSIS_CODE = identity.analysis_version(config)
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
+CHECKPOINTS = f"{RESULTS}/checkpoints"  # of training jobs, to resume a killed one
+# Each rule's jobs' wall times, in a folder per rule (Snakemake's benchmark files, a table of
+# columns s, h:m:s, max_rss, ...), summed up with the run's commit and versions by rule
+# provenance into RULE_TIMES and RUN_ENVIRONMENT: beside the tables, not among them, which
+# reproduce exactly.
+BENCHMARKS = f"{RESULTS}/benchmarks"
+RULE_TIMES = f"{RESULTS}/provenance/rule_times.csv"
+RUN_ENVIRONMENT = f"{RESULTS}/provenance/environment.json"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
 SPARSITY = {
     cfg.sparsity_label(s): float(s)
@@ -321,7 +330,7 @@ def training_job(wildcards, input, output, threads):
     trials = job_trials(wildcards)
     study = study_of(wildcards)
     model = config["workloads"][wildcards.workload]["model"]
-    checkpoints = f"{RESULTS}/checkpoints/{study.path}"
+    checkpoints = f"{CHECKPOINTS}/{study.path}"
     mates = race_mates(wildcards)
     return as_json(
         {
@@ -593,11 +602,9 @@ def all_trial_files():
     return [f for s in cfg.studies(config) for f in study_trial_files(s)]
 
 
-def all_targets():
-    # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
-    # file while the files made from it are up to date, and a lost trial must be retrained.
-    targets = all_trial_files()
-    targets += [
+def result_files():
+    """Every table and figure of the experiment."""
+    targets = [
         f"{TABLES}/steps_to_result.csv",
         f"{TABLES}/trials.csv",
         f"{TABLES}/critical_batch.csv",
@@ -612,3 +619,27 @@ def all_targets():
     for figure in config["figures"]:
         targets += [f"{FIGURES}/{figure}.pdf", f"{FIGURES}/{figure}.png"]
     return targets
+
+
+def all_targets():
+    # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
+    # file while the files made from it are up to date, and a lost trial must be retrained.
+    return [*all_trial_files(), *result_files(), RULE_TIMES, RUN_ENVIRONMENT]
+
+
+def run_provenance():
+    """What the provenance job recorded of the run that made the results (environment: commit,
+    versions, devices; rules: wall time per rule), for the report's introduction, which sees only
+    the config; none before it ran. Read, never compared: no result depends on it."""
+    try:
+        return {
+            "environment": results.read_json(RUN_ENVIRONMENT),
+            "rules": provenance.read_rule_times(RULE_TIMES),
+        }
+    except (OSError, ValueError):
+        return None
+
+
+# Not a setting (the schema rejects the key): what the report's introduction (workflow.rst) shows.
+if _provenance := run_provenance():
+    config["provenance"] = _provenance

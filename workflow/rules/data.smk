@@ -10,6 +10,8 @@ rule dataset:
         DATA_STAMP,
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    benchmark:
+        f"{BENCHMARKS}/dataset/{{dataset}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

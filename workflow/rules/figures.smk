@@ -15,6 +15,8 @@ rule figure:
         ),
     log:
         f"{LOGS}/figures/{{figure}}.log",
+    benchmark:
+        f"{BENCHMARKS}/figure/{{figure}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -46,6 +48,8 @@ rule critical_batch_figure:
         ),
     log:
         f"{LOGS}/figures/critical_batch_goal.log",
+    benchmark:
+        f"{BENCHMARKS}/critical_batch_figure/critical_batch_goal.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

@@ -10,6 +10,8 @@ rule network_facts:
         NETWORK_FACTS,
     log:
         f"{LOGS}/networks/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{BENCHMARKS}/network_facts/{{dataset}}/{{model}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

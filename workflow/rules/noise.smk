@@ -10,6 +10,8 @@ rule noise_scale:
         NOISE_FILE,
     log:
         f"{LOGS}/noise/{NETWORK}.log",
+    benchmark:
+        f"{BENCHMARKS}/noise_scale/{NETWORK}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
@@ -36,6 +38,8 @@ rule noise_scale_table:
         ),
     log:
         f"{LOGS}/tables/noise_scale.log",
+    benchmark:
+        f"{BENCHMARKS}/noise_scale_table/noise_scale.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -64,6 +68,8 @@ rule noise_scale_figure:
         ),
     log:
         f"{LOGS}/figures/noise_scale.log",
+    benchmark:
+        f"{BENCHMARKS}/noise_scale_figure/noise_scale.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

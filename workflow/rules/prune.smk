@@ -15,6 +15,8 @@ rule prune_pack:
         stamps=pack_files(MASK_STAMP, "seed"),
     log:
         f"{LOGS}/masks/{NETWORK}/pack{{chunk}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prune_pack/{NETWORK}/pack{{chunk}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -35,6 +37,8 @@ rule prune_mask:
         stamps=[MASK_STAMP],
     log:
         f"{LOGS}/masks/{NETWORK}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prune_mask/{NETWORK}/seed{{seed}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

@@ -8,6 +8,8 @@ rule reduce_study:
         STUDY_FILE,
     log:
         f"{LOGS}/reduce/{STUDY}.log",
+    benchmark:
+        f"{BENCHMARKS}/reduce_study/{STUDY}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -33,6 +35,8 @@ rule steps_to_result_table:
         ),
     log:
         f"{LOGS}/tables/steps_to_result.log",
+    benchmark:
+        f"{BENCHMARKS}/steps_to_result_table/steps_to_result.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -59,6 +63,8 @@ rule figure_table:
         ),
     log:
         f"{LOGS}/tables/{{figure}}.log",
+    benchmark:
+        f"{BENCHMARKS}/figure_table/{{figure}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -87,6 +93,8 @@ rule trials_table:
         ),
     log:
         f"{LOGS}/tables/trials.log",
+    benchmark:
+        f"{BENCHMARKS}/trials_table/trials.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -115,6 +123,8 @@ rule critical_batch_table:
         ),
     log:
         f"{LOGS}/tables/critical_batch.log",
+    benchmark:
+        f"{BENCHMARKS}/critical_batch_table/critical_batch.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -144,6 +154,8 @@ rule replicates_table:
         ),
     log:
         f"{LOGS}/tables/replicates.log",
+    benchmark:
+        f"{BENCHMARKS}/replicates_table/replicates.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:
@@ -172,6 +184,8 @@ rule claims_table:
         ),
     log:
         f"{LOGS}/tables/claims.log",
+    benchmark:
+        f"{BENCHMARKS}/claims_table/claims.tsv"
     conda:
         "../../envs/pipeline.yaml"
     params:

@@ -13,6 +13,8 @@ rule train_pack:
         pack_files(TRIAL_FILE, "trial"),
     log:
         f"{LOGS}/train/{STUDY}/pack{{chunk}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_pack/{STUDY}/pack{{chunk}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
@@ -33,6 +35,8 @@ rule train_trial:
         TRIAL_FILE,
     log:
         f"{LOGS}/train/{STUDY}/trial{{trial}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_trial/{STUDY}/trial{{trial}}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     threads: config["training"]["threads"]
