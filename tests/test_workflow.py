@@ -39,6 +39,7 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
     assert counts["figure"] == counts["figure_table"] == 5  # Figures 1-5
     assert counts["claims_table"] == counts["critical_batch_table"] == counts["replicates_table"] == 1
+    assert counts["table_page"] == 6 + 5  # a page per table, and per figure's table
 
 
 def test_lint_and_format_are_clean():
@@ -133,8 +134,9 @@ def test_report_is_self_contained_and_holds_every_figure_and_table(finished_run,
     # Everything is inside the file: no script, image or style sheet loaded from a path.
     external = re.findall(r"""<(?:script|img|link|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']([^"']+)""", html)
     assert [u for u in external if not u.startswith("data:")] == [], external
-    names = ["fig1_mnist.png", "fig4_mnist.png", "noise_scale.png", "steps_to_result.csv", "critical_batch.csv",
-             "claims.csv", "trials.csv", "fig1_mnist.csv", "fig4_mnist.csv", "noise_scale.csv", "replicates.csv"]  # fmt: skip
+    # A table is in the report as its page (which embeds the CSV).
+    names = ["fig1_mnist.png", "fig4_mnist.png", "noise_scale.png", "steps_to_result.html", "critical_batch.html",
+             "claims.html", "trials.html", "fig1_mnist.html", "fig4_mnist.html", "noise_scale.html", "replicates.html"]  # fmt: skip
     for name in names:
         assert f"Adding {name}" in proc.stdout + proc.stderr
         assert name in html, name
@@ -162,6 +164,7 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "noise_scale_figure": 1,
         "critical_batch_figure": 1,
         "claims_table": 1,
+        "table_page": 6,  # those of the tables redone
         "all": 1,
     }
     proc = snakemake(workdir, config, "-n")

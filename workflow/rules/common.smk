@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import sparsedp
+from sparsedp import columns
 from sparsedp import config as cfg
 from sparsedp import identity
 from sparsedp import registry
@@ -68,6 +69,8 @@ NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # the analysis code redoes them (seconds), never a training job.
 ANALYSIS_CODE = identity.analysis_version(config)
 TABLES = f"{RESULTS}/tables"
+# Tracked param of the tables' pages: a change of their code redoes the pages alone.
+PAGE_CODE = identity.page_version()
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
 SPARSITY = {
@@ -102,6 +105,7 @@ wildcard_constraints:
     pruning="|".join([registry.DENSE, *registry.PRUNING]),
     model=r"[a-z][a-z0-9_]*",
     figure="|".join(registry.FIGURES),
+    table="|".join([*columns.TABLES, *registry.FIGURES]),
 
 
 def as_json(value) -> str:
@@ -516,13 +520,19 @@ def figure_subcategory(wildcards):
     return "Steps-to-result against batch size"
 
 
-def figure_table_labels(wildcards):
-    rows = (
-        "every trial of the chosen studies"
-        if figure_table_kind(wildcards) == "trials"
-        else "the best trial per study"
-    )
-    return {"table": f"{wildcards.figure}.csv: {rows}"}
+def table_labels(wildcards):
+    table = columns.table(wildcards.table, config)
+    return {"table": f"{table.name}.csv: {table.rows}"}
+
+
+def table_subcategory(wildcards):
+    return columns.table(wildcards.table, config).group
+
+
+def table_caption(wildcards):
+    """Tracked param: the report's description of a table (its page shows the same), from the
+    column dictionary with this run's settings."""
+    return columns.caption(columns.table(wildcards.table, config), config)
 
 
 def figure_table_inputs(wildcards):
@@ -597,17 +607,13 @@ def all_targets():
     # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
     # file while the files made from it are up to date, and a lost trial must be retrained.
     targets = all_trial_files()
+    # Every table's page (its CSV is the page's input).
+    targets += [f"{TABLES}/{name}.html" for name in [*columns.TABLES, *config["figures"]]]
     targets += [
-        f"{TABLES}/steps_to_result.csv",
-        f"{TABLES}/trials.csv",
-        f"{TABLES}/critical_batch.csv",
-        f"{TABLES}/replicates.csv",
-        f"{TABLES}/noise_scale.csv",
         f"{FIGURES}/noise_scale.pdf",
         f"{FIGURES}/noise_scale.png",
         f"{FIGURES}/critical_batch_goal.pdf",
         f"{FIGURES}/critical_batch_goal.png",
-        f"{TABLES}/claims.csv",
     ]
     for figure in config["figures"]:
         targets += [f"{FIGURES}/{figure}.pdf", f"{FIGURES}/{figure}.png"]

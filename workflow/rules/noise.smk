@@ -27,13 +27,7 @@ rule noise_scale_table:
         noise=noise_files(),
         stale=stale_marker("noise_scale_table"),
     output:
-        report(
-            f"{TABLES}/noise_scale.csv",
-            caption="../report/noise_scale_table.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "noise_scale.csv: one row per workload and sparsity"},
-        ),
+        f"{TABLES}/noise_scale.csv",
     log:
         f"{LOGS}/tables/noise_scale.log",
     conda:

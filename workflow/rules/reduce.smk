@@ -24,13 +24,7 @@ rule steps_to_result_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("steps_to_result_table"),
     output:
-        report(
-            f"{TABLES}/steps_to_result.csv",
-            caption="../report/steps_to_result.rst",
-            category="Tables",
-            subcategory="Studies and trials",
-            labels={"table": "steps_to_result.csv: one row per study and goal"},
-        ),
+        f"{TABLES}/steps_to_result.csv",
     log:
         f"{LOGS}/tables/steps_to_result.log",
     conda:
@@ -50,13 +44,7 @@ rule figure_table:
         unpack(figure_table_inputs),
         stale=stale_marker("figure_table"),
     output:
-        report(
-            f"{TABLES}/{{figure}}.csv",
-            caption="../report/figure_table.rst",
-            category="Tables",
-            subcategory="Figure data",
-            labels=figure_table_labels,
-        ),
+        f"{TABLES}/{{figure}}.csv",
     log:
         f"{LOGS}/tables/{{figure}}.log",
     conda:
@@ -78,13 +66,7 @@ rule trials_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("trials_table"),
     output:
-        report(
-            f"{TABLES}/trials.csv",
-            caption="../report/trials.rst",
-            category="Tables",
-            subcategory="Studies and trials",
-            labels={"table": "trials.csv: one row per trial and goal"},
-        ),
+        f"{TABLES}/trials.csv",
     log:
         f"{LOGS}/tables/trials.log",
     conda:
@@ -106,13 +88,7 @@ rule critical_batch_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("critical_batch_table"),
     output:
-        report(
-            f"{TABLES}/critical_batch.csv",
-            caption="../report/critical_batch.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "critical_batch.csv: one row per curve and goal"},
-        ),
+        f"{TABLES}/critical_batch.csv",
     log:
         f"{LOGS}/tables/critical_batch.log",
     conda:
@@ -135,13 +111,7 @@ rule replicates_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("replicates_table"),
     output:
-        report(
-            f"{TABLES}/replicates.csv",
-            caption="../report/replicates.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "replicates.csv: one row per study and goal, over its replicates"},
-        ),
+        f"{TABLES}/replicates.csv",
     log:
         f"{LOGS}/tables/replicates.log",
     conda:
@@ -163,13 +133,7 @@ rule claims_table:
         critical=f"{TABLES}/critical_batch.csv",
         stale=stale_marker("claims_table"),
     output:
-        report(
-            f"{TABLES}/claims.csv",
-            caption="../report/claims.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "claims.csv: one row per claim and scope"},
-        ),
+        f"{TABLES}/claims.csv",
     log:
         f"{LOGS}/tables/claims.log",
     conda:
@@ -180,3 +144,29 @@ rule claims_table:
         made=made_param("claims_table"),
     script:
         "../scripts/claims.py"
+
+
+# Each table as the report shows it: a page of its rows, sortable, with its description and
+# columns from the column dictionary (sparsedp.columns), and the CSV embedded to download.
+rule table_page:
+    input:
+        table=f"{TABLES}/{{table}}.csv",
+        stale=stale_marker("table_page"),
+    output:
+        report(
+            f"{TABLES}/{{table}}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory=table_subcategory,
+            labels=table_labels,
+        ),
+    log:
+        f"{LOGS}/tables/{{table}}_page.log",
+    conda:
+        "../../envs/pipeline.yaml"
+    params:
+        code=PAGE_CODE,
+        caption=table_caption,
+        made=made_param("table_page"),
+    script:
+        "../scripts/table_page.py"
