@@ -94,7 +94,6 @@ NOT_SEARCHED = (
     "empty where the workload does not search them (`momentum`: Momentum and Nesterov only; `beta1` and "
     "`epsilon`: Adam only; `decay_steps` and `end_factor`: a `linear_decay` schedule only)"
 )
-CODE = "digest of the training code that made the {} (a change of it retrains them)"
 # A steps-to-result curve: one workload, pruning method, sparsity and goal (analysis.KEYS).
 CURVE = _columns(
     ("workload dataset model optimizer pruning sparsity goal_error", "the curve, as in `steps_to_result.csv`")
@@ -142,7 +141,7 @@ TABLES = {
                         "the searched metaparameters whose best value is the lowest or highest any trial tried "
                         "(e.g. `learning_rate highest`): the optimum may lie outside the search space; empty if none",
                     ),
-                    ("code", CODE.format("trials")),
+                    ("code", "digest of the training code that made the trials (a change of it retrains them)"),
                 ),
             ),
         ),
@@ -173,7 +172,7 @@ TABLES = {
                     ("steps_to_result", "steps to reach `goal_error`, only when complete"),
                     ("steps_trained", "steps it trained before it stopped"),
                     ("diverged_at_step", "the step of the non-finite loss, only when infeasible"),
-                    ("code", CODE.format("trial")),
+                    ("code", "digest of the training code that made it (a change of it retrains it)"),
                 ),
             ),
         ),
@@ -408,8 +407,9 @@ def as_rst(text: str) -> str:
 
 
 def rendered(table: Table, config: dict, markup) -> tuple[str, list[tuple[list[str], str]]]:
-    """The description and (column names, meaning) of ``table`` with ``config``'s settings, in ``markup``."""
-    description = markup(with_settings(table.description, config))
+    """The description (what one row is, then the rest) and (column names, meaning) of ``table``
+    with ``config``'s settings, in ``markup``."""
+    description = markup(with_settings(f"{table.rows[0].upper()}{table.rows[1:]}. {table.description}", config))
     return description, [(list(c.names), markup(with_settings(c.meaning, config))) for c in table.columns]
 
 
@@ -434,7 +434,7 @@ def markdown(config: dict) -> str:
     ]
     for entry in TABLES.values():
         description, columns = rendered(entry, config, lambda text: text.replace("|", r"\|"))
-        lines += ["", f"## {entry.name}.csv", "", f"{entry.rows[0].upper()}{entry.rows[1:]}. {description}", ""]
+        lines += ["", f"## {entry.name}.csv", "", description, ""]
         lines += ["| column | meaning |", "| --- | --- |"]
         lines += [f"| {_code_list(names)} | {meaning} |" for names, meaning in columns]
     trial_level = [f for f in registry.FIGURES if f in TRIAL_FIGURES]

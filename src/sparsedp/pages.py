@@ -77,8 +77,11 @@ def table_page(table: Table, config: dict, csv_path: Path, provenance: dict | No
     description, columns = rendered(table, config, as_html)
     # Plain text for a header's tooltip: the meaning without its markup.
     tooltips = {name: meaning for names, meaning in rendered(table, config, _plain)[1] for name in names}
-    title = html.escape(f"{table.name}.csv")
-    download = _tag("a", "download CSV", download=title, href=f"data:text/csv;base64,{base64.b64encode(data).decode()}")
+    file_name = f"{table.name}.csv"
+    title = html.escape(file_name)
+    download = _tag(
+        "a", "download CSV", download=file_name, href=f"data:text/csv;base64,{base64.b64encode(data).decode()}"
+    )
     made = ""
     if provenance:
         items = "".join(
@@ -98,7 +101,7 @@ def table_page(table: Table, config: dict, csv_path: Path, provenance: dict | No
             _tag("style", STYLE),
             "</head><body>",
             _tag("h1", _tag("code", title)),
-            _tag("p", f"{table.rows[0].upper()}{table.rows[1:]}. {description}"),
+            _tag("p", description),
             made,
             _tag("p", f"{len(rows)} row{'s' if len(rows) != 1 else ''}; {download}", class_="count"),
             _tag("details", _tag("summary", "Columns") + _tag("dl", column_list, class_="columns"), open="open"),
