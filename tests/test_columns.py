@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from sparsedp import columns, registry
-from sparsedp.pages import table_page
+from sparsedp.pages import table_page, write_table
+from sparsedp.results import made_path, read_json
 
 from conftest import REPO, load_config
 
@@ -98,3 +99,12 @@ def test_a_page_shows_what_made_its_table_if_known(claims_csv):
     made = table_page(columns.TABLES["claims"], config, claims_csv, {"commit": "0123abc", "host": "<node7>"})
     assert "Made by" in made and "<dt>commit</dt><dd>0123abc</dd>" in made and "&lt;node7&gt;" in made
     assert "Made by" not in table_page(columns.TABLES["claims"], config, claims_csv)
+
+
+def test_a_table_job_writes_the_csv_then_its_page_each_noted(tmp_path):
+    frame = pd.DataFrame([row[:4] for row in ROWS], columns=columns.TABLES["claims"].column_names[:4])
+    csv_path, page_path = tmp_path / "claims.csv", tmp_path / "claims.html"
+    write_table(frame, csv_path, page_path, load_config(), "made-with")
+    link = re.search(r'href="data:text/csv;base64,([^"]+)"', page_path.read_text())
+    assert base64.b64decode(link[1]) == csv_path.read_bytes() and pd.read_csv(csv_path).shape == (2, 4)
+    assert all(read_json(made_path(p))["made_with"] == "made-with" for p in (csv_path, page_path))

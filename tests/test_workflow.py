@@ -39,7 +39,6 @@ def test_dry_run_of_the_default_config_lists_the_full_paper_grid(tmp_path):
     assert counts["noise_scale_table"] == counts["noise_scale_figure"] == 1
     assert counts["figure"] == counts["figure_table"] == 5  # Figures 1-5
     assert counts["claims_table"] == counts["critical_batch_table"] == counts["replicates_table"] == 1
-    assert counts["table_page"] == 6 + 5  # a page per table, and per figure's table
 
 
 def test_lint_and_format_are_clean():
@@ -164,7 +163,6 @@ def test_a_deleted_trial_is_retrained_alone_with_only_its_reduction_and_figures(
         "noise_scale_figure": 1,
         "critical_batch_figure": 1,
         "claims_table": 1,
-        "table_page": 6,  # those of the tables redone
         "all": 1,
     }
     proc = snakemake(workdir, config, "-n")

@@ -1,7 +1,7 @@
 """A table as a self-contained HTML page, for the report (which shows an HTML result in a frame):
 its description and columns from the column dictionary, its rows sortable by any column, and
 the CSV itself to download, embedded (the report embeds each result alone: a link to another
-file would not resolve)."""
+file would not resolve). Written by the table's own job, beside the CSV (write_table)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import html
 import io
 from pathlib import Path
 
-from .columns import Table, as_html, rendered
+from .columns import Table, as_html, rendered, table
+from .results import atomic_path, made_path, read_json, record_made
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1e293b; }
@@ -69,15 +70,15 @@ def _tag(name: str, content: str, **attributes) -> str:
     return f"<{name}{attrs}>{content}</{name}>"
 
 
-def table_page(table: Table, config: dict, csv_path: Path, provenance: dict | None = None) -> str:
-    """The page of ``table`` (its entry in the column dictionary, with ``config``'s settings),
-    whose rows are the file ``csv_path``; ``provenance`` (label -> value): what made it."""
+def table_page(entry: Table, config: dict, csv_path: Path, provenance: dict | None = None) -> str:
+    """The page of a table (``entry``: its entry in the column dictionary, with ``config``'s
+    settings) whose rows are the file ``csv_path``; ``provenance`` (label -> value): what made it."""
     data = Path(csv_path).read_bytes()
     header, *rows = csv.reader(io.StringIO(data.decode(), newline=""))
-    description, columns = rendered(table, config, as_html)
+    description, columns = rendered(entry, config, as_html)
     # Plain text for a header's tooltip: the meaning without its markup.
-    tooltips = {name: meaning for names, meaning in rendered(table, config, _plain)[1] for name in names}
-    file_name = f"{table.name}.csv"
+    tooltips = {name: meaning for names, meaning in rendered(entry, config, _plain)[1] for name in names}
+    file_name = f"{entry.name}.csv"
     title = html.escape(file_name)
     download = _tag(
         "a", "download CSV", download=file_name, href=f"data:text/csv;base64,{base64.b64encode(data).decode()}"
@@ -114,3 +115,16 @@ def table_page(table: Table, config: dict, csv_path: Path, provenance: dict | No
             "</body></html>",
         ]
     )
+
+
+def write_table(frame, csv_path, page_path, config: dict, made_with: str) -> None:
+    """A table job's outputs: the DataFrame ``frame`` as CSV, then its page, each with the note of
+    what made it (results.record_made); the page shows the CSV's provenance, if noted."""
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    record_made([csv_path], made_with)
+    provenance = read_json(made_path(csv_path)).get("provenance")
+    page = table_page(table(Path(csv_path).stem, config), config, csv_path, provenance)
+    with atomic_path(page_path) as tmp:
+        Path(tmp).write_text(page)
+    record_made([page_path], made_with)

@@ -69,7 +69,7 @@ NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # the analysis code redoes them (seconds), never a training job.
 ANALYSIS_CODE = identity.analysis_version(config)
 TABLES = f"{RESULTS}/tables"
-# Tracked param of the tables' pages: a change of their code redoes the pages alone.
+# Tracked param of the tables' rules: a change of their pages' code redoes the tables (seconds).
 PAGE_CODE = identity.page_version()
 FIGURES = f"{RESULTS}/figures"
 # A path's sparsity label names the config's sparsity; it is looked up, never parsed back.
@@ -105,7 +105,6 @@ wildcard_constraints:
     pruning="|".join([registry.DENSE, *registry.PRUNING]),
     model=r"[a-z][a-z0-9_]*",
     figure="|".join(registry.FIGURES),
-    table="|".join([*columns.TABLES, *registry.FIGURES]),
 
 
 def as_json(value) -> str:
@@ -520,19 +519,33 @@ def figure_subcategory(wildcards):
     return "Steps-to-result against batch size"
 
 
-def table_labels(wildcards):
-    table = columns.table(wildcards.table, config)
-    return {"table": f"{table.name}.csv: {table.rows}"}
+def _table_entry(name):
+    """The column dictionary's entry of the table ``name`` ("{figure}": a figure's) of a job."""
+    return lambda wildcards: columns.table(name.format(**dict(wildcards.items())), config)
 
 
-def table_subcategory(wildcards):
-    return columns.table(wildcards.table, config).group
+def table_page(name):
+    """Output of a table's rule beside its CSV: the page the report shows (sparsedp.pages). Made
+    by the table's own job, so that every page sits at its table's depth and the report's rule
+    graph shows each rule once."""
+    entry = _table_entry(name)
+    return report(
+        f"{TABLES}/{name}.html",
+        caption="../report/table.rst",
+        category="Tables",
+        subcategory=lambda wildcards: entry(wildcards).group,
+        labels=lambda wildcards: {"table": f"{entry(wildcards).name}.csv: {entry(wildcards).rows}"},
+    )
 
 
-def table_caption(wildcards):
-    """Tracked param: the report's description of a table (its page shows the same), from the
-    column dictionary with this run's settings."""
-    return columns.caption(columns.table(wildcards.table, config), config)
+def table_page_params(name):
+    """Tracked params of a table's page: its code, and its description (the report's caption)
+    from the column dictionary with this run's settings."""
+    entry = _table_entry(name)
+    return {
+        "page_code": PAGE_CODE,
+        "caption": lambda wildcards: columns.caption(entry(wildcards), config),
+    }
 
 
 def figure_table_inputs(wildcards):
@@ -607,13 +620,17 @@ def all_targets():
     # Trial files are targets too: Snakemake (>= 7.7) does not rebuild a deleted intermediate
     # file while the files made from it are up to date, and a lost trial must be retrained.
     targets = all_trial_files()
-    # Every table's page (its CSV is the page's input).
-    targets += [f"{TABLES}/{name}.html" for name in [*columns.TABLES, *config["figures"]]]
     targets += [
+        f"{TABLES}/steps_to_result.csv",
+        f"{TABLES}/trials.csv",
+        f"{TABLES}/critical_batch.csv",
+        f"{TABLES}/replicates.csv",
+        f"{TABLES}/noise_scale.csv",
         f"{FIGURES}/noise_scale.pdf",
         f"{FIGURES}/noise_scale.png",
         f"{FIGURES}/critical_batch_goal.pdf",
         f"{FIGURES}/critical_batch_goal.png",
+        f"{TABLES}/claims.csv",
     ]
     for figure in config["figures"]:
         targets += [f"{FIGURES}/{figure}.pdf", f"{FIGURES}/{figure}.png"]

@@ -27,12 +27,14 @@ rule noise_scale_table:
         noise=noise_files(),
         stale=stale_marker("noise_scale_table"),
     output:
-        f"{TABLES}/noise_scale.csv",
+        csv=f"{TABLES}/noise_scale.csv",
+        page=table_page("noise_scale"),
     log:
         f"{LOGS}/tables/noise_scale.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("noise_scale"),
         code=ANALYSIS_CODE,
         workloads=as_json(config["workloads"]),
         expected=noise_expected(),

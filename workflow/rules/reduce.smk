@@ -24,12 +24,14 @@ rule steps_to_result_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("steps_to_result_table"),
     output:
-        f"{TABLES}/steps_to_result.csv",
+        csv=f"{TABLES}/steps_to_result.csv",
+        page=table_page("steps_to_result"),
     log:
         f"{LOGS}/tables/steps_to_result.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("steps_to_result"),
         code=ANALYSIS_CODE,
         kind="studies",
         studies=expected_studies(cfg.studies(config)),
@@ -44,12 +46,14 @@ rule figure_table:
         unpack(figure_table_inputs),
         stale=stale_marker("figure_table"),
     output:
-        f"{TABLES}/{{figure}}.csv",
+        csv=f"{TABLES}/{{figure}}.csv",
+        page=table_page("{figure}"),
     log:
         f"{LOGS}/tables/{{figure}}.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("{figure}"),
         code=ANALYSIS_CODE,
         kind=figure_table_kind,
         studies=figure_table_studies,
@@ -66,12 +70,14 @@ rule trials_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("trials_table"),
     output:
-        f"{TABLES}/trials.csv",
+        csv=f"{TABLES}/trials.csv",
+        page=table_page("trials"),
     log:
         f"{LOGS}/tables/trials.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("trials"),
         code=ANALYSIS_CODE,
         kind="trials",
         studies=expected_studies(cfg.studies(config)),
@@ -88,12 +94,14 @@ rule critical_batch_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("critical_batch_table"),
     output:
-        f"{TABLES}/critical_batch.csv",
+        csv=f"{TABLES}/critical_batch.csv",
+        page=table_page("critical_batch"),
     log:
         f"{LOGS}/tables/critical_batch.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("critical_batch"),
         **external_params(),
         code=ANALYSIS_CODE,
         kind="critical",
@@ -111,12 +119,14 @@ rule replicates_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("replicates_table"),
     output:
-        f"{TABLES}/replicates.csv",
+        csv=f"{TABLES}/replicates.csv",
+        page=table_page("replicates"),
     log:
         f"{LOGS}/tables/replicates.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("replicates"),
         code=ANALYSIS_CODE,
         kind="replicates",
         analysis=as_json(config["analysis"]),
@@ -133,40 +143,16 @@ rule claims_table:
         critical=f"{TABLES}/critical_batch.csv",
         stale=stale_marker("claims_table"),
     output:
-        f"{TABLES}/claims.csv",
+        csv=f"{TABLES}/claims.csv",
+        page=table_page("claims"),
     log:
         f"{LOGS}/tables/claims.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("claims"),
         code=ANALYSIS_CODE,
         analysis=as_json(config["analysis"]),
         made=made_param("claims_table"),
     script:
         "../scripts/claims.py"
-
-
-# Each table as the report shows it: a page of its rows, sortable, with its description and
-# columns from the column dictionary (sparsedp.columns), and the CSV embedded to download.
-rule table_page:
-    input:
-        table=f"{TABLES}/{{table}}.csv",
-        stale=stale_marker("table_page"),
-    output:
-        report(
-            f"{TABLES}/{{table}}.html",
-            caption="../report/table.rst",
-            category="Tables",
-            subcategory=table_subcategory,
-            labels=table_labels,
-        ),
-    log:
-        f"{LOGS}/tables/{{table}}_page.log",
-    conda:
-        "../../envs/pipeline.yaml"
-    params:
-        code=PAGE_CODE,
-        caption=table_caption,
-        made=made_param("table_page"),
-    script:
-        "../scripts/table_page.py"
