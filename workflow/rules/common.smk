@@ -525,9 +525,9 @@ def _table_entry(name):
 
 
 def table_page(name):
-    """Output of a table's rule beside its CSV: the page the report shows (sparsedp.pages). Made
-    by the table's own job, so that every page sits at its table's depth and the report's rule
-    graph shows each rule once."""
+    """The page the report shows of a table (sparsedp.pages), made by the table's own job beside
+    its CSV: then every page sits at its table's depth, and the report's graph of the workflow
+    shows each rule once."""
     entry = _table_entry(name)
     return report(
         f"{TABLES}/{name}.html",
