@@ -100,8 +100,8 @@ CURVE = _columns(
 )
 INTERVAL = "median over replicates and its interval"
 COVERAGE = (
-    "the interval holds the median with probability at least {analysis.coverage:%} (order statistics: the k-th "
-    "smallest and k-th largest replicate; 75% with 3 replicates at the default, none with one or two)"
+    "the interval holds the median with probability at least {analysis.coverage:%}, by order statistics: the k-th "
+    "smallest and k-th largest replicate (75% with 3 replicates at the default, none with one or two)"
 )
 
 TABLES = {
