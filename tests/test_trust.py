@@ -32,7 +32,7 @@ def _tree(out):
         f"{top}/{name}": content
         for top in ("trials", "studies", "tables")
         for name, content in files(out / top).items()
-        if not name.endswith(".html")
+        if not name.endswith((".html", ".html.made"))
     }
 
 
