@@ -1,24 +1,27 @@
 """The HTML report as a reader meets it: built from a finished tiny run and opened in headless
 Chromium (Debian's package, driven by Playwright; nothing downloads a browser) through every
-page, category and subcategory, opening every figure and table and its description. Fails on a
-docutils message in the build output or the report, a console error or uncaught exception in
-the page, a request for anything outside the file, an empty page, a figure whose top is cut
-off or whose text is too small to read. Screenshots of every page are left in ``<tmp_path>/screens`` for a person to look at."""
+page, category and subcategory, opening every figure and table (its page: rows, columns,
+sorting, the CSV) and its description, and searching for a table. Fails on a docutils message
+in the build output or the report, a console error or uncaught exception in the page, a request
+for anything outside the file, an empty page, a figure whose top is cut off or whose text is
+too small to read. Screenshots of every page are left in ``<tmp_path>/screens`` for a person to look at."""
 
+import base64
+import csv
+import io
 import json
 import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
-import pandas as pd
 import PIL.Image
 import pytest
 
-from sparsedp import registry
+from sparsedp import columns, registry
 from sparsedp.plots import FONT_PT
 
-from conftest import REPO, load_config, snakemake
+from conftest import REPO, load_config, results, snakemake
 
 CHROMIUM = shutil.which("chromium")
 # As root, in a container, offline: no sandbox, no GPU, no background traffic.
@@ -117,18 +120,13 @@ def test_the_introduction_shows_the_runs_commit_versions_and_rule_times(dirty):
     assert "provenance:" not in text.split("<summary>Configuration</summary>", 1)[1]  # not in the config shown
 
 
-def test_every_column_of_every_table_is_described_in_the_report_and_the_readme(report):
+def test_each_table_is_in_the_reports_menu_once_as_its_page(report, finished_run):
+    """Its page (rows, columns, the CSV to download), not the CSV beside it as a second entry."""
     workdir, path, _ = report
-    results = embedded(path.read_text(), "results")
-    captions = {Path(p).name: r["caption"] for p, r in results.items()}
-    readme = (REPO / "docs/tables.md").read_text()  # the column dictionary the README links
-    for table in (workdir / "results/tables").glob("*.csv"):
-        # A figure's table has "the columns of" the table it is cut from, described there.
-        source = re.search(r"columns\s+of\s+(\w+\.csv)", captions[table.name])
-        source = source[1] if source else table.name
-        for column in pd.read_csv(table, nrows=0).columns:
-            assert re.search(rf"\b{column}\b", captions[source]), f"{source}: {column} not in its description"
-            assert f"`{column}`" in readme, f"docs/tables.md: {column} of {source} not in the column dictionary"
+    tables = {p.stem for p in (results(workdir, finished_run[1]) / "tables").glob("*.csv")}
+    assert tables == {*columns.TABLES, *finished_run[1]["figures"]}
+    pages = [p for subcategories in embedded(path.read_text(), "categories")["Tables"].values() for p in subcategories]
+    assert sorted(Path(p).name for p in pages) == sorted(f"{name}.html" for name in tables)
 
 
 class Reader:
@@ -207,30 +205,58 @@ def test_every_page_renders_and_every_figure_and_table_opens(report, tmp_path):
                     assert caption.strip() and not DOCUTILS_MESSAGE.search(caption), caption
                     reader.check(f"{name}_{Path(opened).stem}_description")
                 assert paths == [], f"{name}: never opened {paths}"
+
+        reader.open()
+        search = reader.page.get_by_placeholder("Search...")
+        search.fill("claims")
+        search.press("Enter")
+        found = reader.page.locator("nav table tbody tr")
+        assert found.count() == 1 and "claims.csv" in found.inner_text(), "searching 'claims' finds its table"
+        assert Path(open_result(reader, workdir, found, "search")).name == "claims.html"
+        reader.check("search_claims")
         browser.close()
 
 
 def open_result(reader: Reader, workdir: Path, row, name: str) -> str:
-    """Click a result's eye button: a figure must show with readable text, a table must download
-    byte for byte. Returns the result's path."""
-    view = row.locator("a").first
-    if view.get_attribute("download"):
-        with reader.page.expect_download() as download:
-            view.click()
-        filename = download.value.suggested_filename
-        result = next(p for p in reader.page.evaluate("Object.keys(results)") if Path(p).name == filename)
-        assert Path(download.value.path()).read_bytes() == (workdir / result).read_bytes(), result
+    """Click a result's eye button: a figure must show with readable text, a table as its page.
+    Returns the result's path."""
+    row.locator("a").first.click()
+    shown = reader.page.locator("#app iframe, #app img[src^='data:image']").last
+    shown.wait_for()
+    src = shown.get_attribute("src")
+    result = next(p for p, r in reader.page.evaluate("results").items() if r["data_uri"] == src)
+    if shown.evaluate("e => e.tagName") == "IFRAME":
+        check_table_page(shown.content_frame, workdir / Path(result).with_suffix(".csv"))
         return result
-    view.click()
-    image = reader.page.locator("img[src^='data:image']").last
-    image.wait_for()
-    natural, shown, top = image.evaluate("i => [i.naturalWidth, i.width, i.getBoundingClientRect().top]")
+    natural, shown_px, top = shown.evaluate("i => [i.naturalWidth, i.width, i.getBoundingClientRect().top]")
     assert natural > 0, f"{name}: the figure does not load"
     # The report centres a figure: one taller than the window loses its top, out of the scroll bar's reach.
     assert top >= 0, f"{name}: the figure's top is cut off"
-    src = image.get_attribute("src")
-    result = next(p for p, r in reader.page.evaluate("results").items() if r["data_uri"] == src)
     dpi = PIL.Image.open(workdir / result).info["dpi"][0]
-    text_px = FONT_PT / 72 * dpi * shown / natural
+    text_px = FONT_PT / 72 * dpi * shown_px / natural
     assert text_px >= MIN_TEXT_PX, f"{name}: {FONT_PT} pt text shows {text_px:.1f} px tall"
     return result
+
+
+def check_table_page(page, table: Path):
+    """A table's page shows every row of its CSV as it is, every column with its description,
+    sorts by a column when its name is clicked (numbers by value, empty cells last), and offers
+    the CSV itself to download."""
+    header, *rows = csv.reader(io.StringIO(table.read_text(), newline=""))
+    shown = "table.rows tbody"
+    page.locator(shown).wait_for()  # the frame loads after the click
+    cells = "b => Array.from(b.rows, r => Array.from(r.cells, c => c.textContent))"
+    assert page.locator("table.rows th").all_text_contents() == header, table.name
+    assert page.locator(shown).evaluate(cells) == rows, table.name
+    described = page.locator("dl.columns dt").all_text_contents()
+    assert sorted(n for names in described for n in names.split(", ")) == sorted(header), table.name
+    assert f"{len(rows)} row" in page.locator("p.count").text_content()
+    href = page.get_by_role("link", name="download CSV").get_attribute("href")
+    assert base64.b64decode(href.split(",", 1)[1]) == table.read_bytes(), table.name
+    column = next(c for c in ("steps_to_result", "steps_median", "b_crit_fit", "b_simple", "holds") if c in header)
+    page.locator("table.rows th", has_text=re.compile(f"^{column}$")).click()
+    values = [row[header.index(column)] for row in page.locator(shown).evaluate(cells)]
+    filled = [v for v in values if v]
+    assert values == filled + [""] * (len(values) - len(filled)), f"{table.name}: empty cells not last"
+    key = str if column == "holds" else float
+    assert filled == sorted(filled, key=key), f"{table.name}: not sorted by {column}: {values}"

@@ -26,11 +26,13 @@ TABLES = ("tables/trials.csv", "tables/steps_to_result.csv")  # the targets of t
 
 
 def _tree(out):
-    """What a user reads: trial and study records, tables (figures embed dates)."""
+    """What a user reads: trial and study records, tables (figures embed dates, tables' pages
+    what made them: when, where)."""
     return {
         f"{top}/{name}": content
         for top in ("trials", "studies", "tables")
         for name, content in files(out / top).items()
+        if not name.endswith((".html", ".html.made"))
     }
 
 

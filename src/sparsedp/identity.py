@@ -60,6 +60,7 @@ ROOTS = {
 # functions and the entries an experiment uses (a rule param of those rules, not a record's
 # identity: they are cheap to redo and never checked by a consumer).
 ANALYSIS = ("reduce.py", "analysis.py", "claims.py", "labels.py", "plots.py", "batch_science.py")
+PAGES = ("columns.py", "pages.py")  # a table's page and the column dictionary it shows
 
 
 def _normalised(source: str) -> str:
@@ -177,6 +178,19 @@ def code_version(roots, files=()) -> str:
     return digest.hexdigest()[:12]
 
 
+def _modules_digest(names):
+    """sha256, so far, of the package's modules ``names``, whole."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode() + b"\0" + _normalised((PACKAGE / name).read_text()).encode() + b"\0")
+    return digest
+
+
+def page_version() -> str:
+    """Digest of the code of the tables' HTML pages (PAGES): a change of it redoes the pages only."""
+    return _modules_digest(PAGES).hexdigest()[:12]
+
+
 def analysis_version(config: dict) -> str:
     """Digest of the analysis modules (ANALYSIS), whole, and of the registry's functions and the
     entries ``config`` uses: adding an entry to the registry redoes no table or figure."""
@@ -188,9 +202,7 @@ def analysis_version(config: dict) -> str:
         used += [f"registry.MODELS[{spec['model']}]"] if spec["model"] in registry.MODELS else []
         used += [f"registry.DATASETS[{spec['dataset']}]"] if spec["dataset"] in registry.DATASETS else []
     functions = [f"registry.{name}" for name in ("searched", "pruning_label", "DENSE")]
-    digest = hashlib.sha256()
-    for name in ANALYSIS:
-        digest.update(name.encode() + b"\0" + _normalised((PACKAGE / name).read_text()).encode() + b"\0")
+    digest = _modules_digest(ANALYSIS)
     for name, text in sorted(_code(tuple(sorted(set(used)) + functions), REGISTRY_TABLES, {"results"}).items()):
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()[:12]

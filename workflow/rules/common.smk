@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import sparsedp
+from sparsedp import columns
 from sparsedp import config as cfg
 from sparsedp import identity
 from sparsedp import provenance
@@ -69,6 +70,8 @@ NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # the analysis code redoes them (seconds), never a training job.
 ANALYSIS_CODE = identity.analysis_version(config)
 TABLES = f"{RESULTS}/tables"
+# Tracked param of the tables' rules: a change of their pages' code redoes the tables (seconds).
+PAGE_CODE = identity.page_version()
 FIGURES = f"{RESULTS}/figures"
 CHECKPOINTS = f"{RESULTS}/checkpoints"  # of training jobs, to resume a killed one
 # Each rule's jobs' wall times, in a folder per rule (Snakemake's benchmark files, a table of
@@ -525,13 +528,33 @@ def figure_subcategory(wildcards):
     return "Steps-to-result against batch size"
 
 
-def figure_table_labels(wildcards):
-    rows = (
-        "every trial of the chosen studies"
-        if figure_table_kind(wildcards) == "trials"
-        else "the best trial per study"
+def _table_entry(name):
+    """The column dictionary's entry of the table ``name`` ("{figure}": a figure's) of a job."""
+    return lambda wildcards: columns.table(name.format(**dict(wildcards.items())), config)
+
+
+def table_page(name):
+    """The page the report shows of a table (sparsedp.pages), made by the table's own job beside
+    its CSV: then every page sits at its table's depth, and the report's graph of the workflow
+    shows each rule once."""
+    entry = _table_entry(name)
+    return report(
+        f"{TABLES}/{name}.html",
+        caption="../report/table.rst",
+        category="Tables",
+        subcategory=lambda wildcards: entry(wildcards).group,
+        labels=lambda wildcards: {"table": f"{entry(wildcards).name}.csv: {entry(wildcards).rows}"},
     )
-    return {"table": f"{wildcards.figure}.csv: {rows}"}
+
+
+def table_page_params(name):
+    """Tracked params of a table's page: its code, and its description (the report's caption)
+    from the column dictionary with this run's settings."""
+    entry = _table_entry(name)
+    return {
+        "page_code": PAGE_CODE,
+        "caption": lambda wildcards: columns.caption(entry(wildcards), config),
+    }
 
 
 def figure_table_inputs(wildcards):

@@ -29,13 +29,8 @@ rule noise_scale_table:
         noise=noise_files(),
         stale=stale_marker("noise_scale_table"),
     output:
-        report(
-            f"{TABLES}/noise_scale.csv",
-            caption="../report/noise_scale_table.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "noise_scale.csv: one row per workload and sparsity"},
-        ),
+        csv=f"{TABLES}/noise_scale.csv",
+        page=table_page("noise_scale"),
     log:
         f"{LOGS}/tables/noise_scale.log",
     benchmark:
@@ -43,6 +38,7 @@ rule noise_scale_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("noise_scale"),
         code=ANALYSIS_CODE,
         workloads=as_json(config["workloads"]),
         expected=noise_expected(),

@@ -26,13 +26,8 @@ rule steps_to_result_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("steps_to_result_table"),
     output:
-        report(
-            f"{TABLES}/steps_to_result.csv",
-            caption="../report/steps_to_result.rst",
-            category="Tables",
-            subcategory="Studies and trials",
-            labels={"table": "steps_to_result.csv: one row per study and goal"},
-        ),
+        csv=f"{TABLES}/steps_to_result.csv",
+        page=table_page("steps_to_result"),
     log:
         f"{LOGS}/tables/steps_to_result.log",
     benchmark:
@@ -40,6 +35,7 @@ rule steps_to_result_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("steps_to_result"),
         code=ANALYSIS_CODE,
         kind="studies",
         studies=expected_studies(cfg.studies(config)),
@@ -54,13 +50,8 @@ rule figure_table:
         unpack(figure_table_inputs),
         stale=stale_marker("figure_table"),
     output:
-        report(
-            f"{TABLES}/{{figure}}.csv",
-            caption="../report/figure_table.rst",
-            category="Tables",
-            subcategory="Figure data",
-            labels=figure_table_labels,
-        ),
+        csv=f"{TABLES}/{{figure}}.csv",
+        page=table_page("{figure}"),
     log:
         f"{LOGS}/tables/{{figure}}.log",
     benchmark:
@@ -68,6 +59,7 @@ rule figure_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("{figure}"),
         code=ANALYSIS_CODE,
         kind=figure_table_kind,
         studies=figure_table_studies,
@@ -84,13 +76,8 @@ rule trials_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("trials_table"),
     output:
-        report(
-            f"{TABLES}/trials.csv",
-            caption="../report/trials.rst",
-            category="Tables",
-            subcategory="Studies and trials",
-            labels={"table": "trials.csv: one row per trial and goal"},
-        ),
+        csv=f"{TABLES}/trials.csv",
+        page=table_page("trials"),
     log:
         f"{LOGS}/tables/trials.log",
     benchmark:
@@ -98,6 +85,7 @@ rule trials_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("trials"),
         code=ANALYSIS_CODE,
         kind="trials",
         studies=expected_studies(cfg.studies(config)),
@@ -114,13 +102,8 @@ rule critical_batch_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("critical_batch_table"),
     output:
-        report(
-            f"{TABLES}/critical_batch.csv",
-            caption="../report/critical_batch.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "critical_batch.csv: one row per curve and goal"},
-        ),
+        csv=f"{TABLES}/critical_batch.csv",
+        page=table_page("critical_batch"),
     log:
         f"{LOGS}/tables/critical_batch.log",
     benchmark:
@@ -128,6 +111,7 @@ rule critical_batch_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("critical_batch"),
         **external_params(),
         code=ANALYSIS_CODE,
         kind="critical",
@@ -145,13 +129,8 @@ rule replicates_table:
         studies=[study_file(s) for s in cfg.studies(config)],
         stale=stale_marker("replicates_table"),
     output:
-        report(
-            f"{TABLES}/replicates.csv",
-            caption="../report/replicates.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "replicates.csv: one row per study and goal, over its replicates"},
-        ),
+        csv=f"{TABLES}/replicates.csv",
+        page=table_page("replicates"),
     log:
         f"{LOGS}/tables/replicates.log",
     benchmark:
@@ -159,6 +138,7 @@ rule replicates_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("replicates"),
         code=ANALYSIS_CODE,
         kind="replicates",
         analysis=as_json(config["analysis"]),
@@ -175,13 +155,8 @@ rule claims_table:
         critical=f"{TABLES}/critical_batch.csv",
         stale=stale_marker("claims_table"),
     output:
-        report(
-            f"{TABLES}/claims.csv",
-            caption="../report/claims.rst",
-            category="Tables",
-            subcategory="Analysis",
-            labels={"table": "claims.csv: one row per claim and scope"},
-        ),
+        csv=f"{TABLES}/claims.csv",
+        page=table_page("claims"),
     log:
         f"{LOGS}/tables/claims.log",
     benchmark:
@@ -189,6 +164,7 @@ rule claims_table:
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("claims"),
         code=ANALYSIS_CODE,
         analysis=as_json(config["analysis"]),
         made=made_param("claims_table"),

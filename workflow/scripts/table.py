@@ -3,8 +3,8 @@ import json
 import src_path  # noqa: F401  (this checkout's sparsedp first on sys.path)
 
 from sparsedp.jobs import setup_logging
+from sparsedp.pages import write_table
 from sparsedp.reduce import read_checked_studies, read_checked_trials, study_table, trial_table
-from sparsedp.results import atomic_path, record_made
 
 setup_logging(snakemake.log[0])
 expected, redo = json.loads(snakemake.params.studies), snakemake.params.redo
@@ -15,7 +15,4 @@ else:  # every trial of the studies, each marked whether its study chose it as b
     table = trial_table(read_checked_trials(snakemake.input.trials, expected, redo), studies)
 if "goal" in snakemake.params.keys():  # a figure's table: the rows at the figure's goal error
     table = table[table["goal_error"] == snakemake.params.goal]
-with atomic_path(snakemake.output[0]) as tmp:
-    table.to_csv(tmp, index=False)
-
-record_made(snakemake.output, snakemake.params.made)
+write_table(table, snakemake.output.csv, snakemake.output.page, snakemake.config, snakemake.params.made)
