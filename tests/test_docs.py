@@ -73,7 +73,7 @@ def test_every_docs_page_is_linked_from_the_readme():
 # Paths under results/ as the docs write them: placeholders <name>, {pdf,png}, … for the rest.
 RESULTS_PATH = re.compile(r"(?<![\w/])results/(?:<[^>\n]+>|[\w.\-…/{},*])*")
 # Where the workflow writes besides its declared outputs (as common.smk builds them).
-NOT_OUTPUTS = ("checkpoints", ".made", "logs")
+NOT_OUTPUTS = ("checkpoints", ".made", "logs", "benchmarks")
 
 
 def experiments() -> set[str]:

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
+
 from sparsedp import provenance
 from sparsedp.results import made_path, read_json, record_made, unmade, write_json
 
@@ -85,7 +87,7 @@ def test_wall_time_per_rule_from_the_benchmark_files_present(tmp_path):
         {"rule": "train_pack", "jobs_timed": 3, "wall_s_total": 60.0, "wall_s_median": 20.0, "wall_s_max": 30.0},
     ]
     assert provenance.rule_times(tmp_path / "absent") == []
-    provenance.write_rule_times(rows, tmp_path / "rule_times.csv")
+    pd.DataFrame(rows, columns=provenance.RULE_TIME_COLUMNS).to_csv(tmp_path / "rule_times.csv", index=False)
     assert [row["rule"] for row in provenance.read_rule_times(tmp_path / "rule_times.csv")] == ["figure", "train_pack"]
 
 

@@ -123,7 +123,8 @@ def test_the_introduction_shows_the_runs_commit_versions_and_rule_times(dirty):
 def test_each_table_is_in_the_reports_menu_once_as_its_page(report, finished_run):
     """Its page (rows, columns, the CSV to download), not the CSV beside it as a second entry."""
     workdir, path, _ = report
-    tables = {p.stem for p in (results(workdir, finished_run[1]) / "tables").glob("*.csv")}
+    out = results(workdir, finished_run[1])
+    tables = {p.stem for folder in ("tables", "provenance") for p in (out / folder).glob("*.csv")}
     assert tables == {*columns.TABLES, *finished_run[1]["figures"]}
     pages = [p for subcategories in embedded(path.read_text(), "categories")["Tables"].values() for p in subcategories]
     assert sorted(Path(p).name for p in pages) == sorted(f"{name}.html" for name in tables)

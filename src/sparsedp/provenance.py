@@ -114,15 +114,6 @@ def rule_times(benchmarks: Path) -> list[dict]:
     return rows
 
 
-def write_rule_times(rows: list[dict], path) -> None:
-    from .results import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, RULE_TIME_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def read_rule_times(path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

@@ -533,13 +533,13 @@ def _table_entry(name):
     return lambda wildcards: columns.table(name.format(**dict(wildcards.items())), config)
 
 
-def table_page(name):
+def table_page(name, folder=TABLES):
     """The page the report shows of a table (sparsedp.pages), made by the table's own job beside
     its CSV: then every page sits at its table's depth, and the report's graph of the workflow
     shows each rule once."""
     entry = _table_entry(name)
     return report(
-        f"{TABLES}/{name}.html",
+        f"{folder}/{name}.html",
         caption="../report/table.rst",
         category="Tables",
         subcategory=lambda wildcards: entry(wildcards).group,

@@ -8,19 +8,15 @@ rule provenance:
         results=result_files(),
         stale=stale_marker("provenance"),
     output:
-        rules=report(
-            RULE_TIMES,
-            caption="../report/provenance.rst",
-            category="Tables",
-            subcategory="Provenance",
-            labels={"table": "rule_times.csv: wall time per rule"},
-        ),
+        rules=RULE_TIMES,
+        page=table_page("rule_times", folder=f"{RESULTS}/provenance"),
         environment=RUN_ENVIRONMENT,
     log:
         f"{LOGS}/provenance.log",
     conda:
         "../../envs/pipeline.yaml"
     params:
+        **table_page_params("rule_times"),
         # Untracked (functions of the job's files): where things are, and how trials are packed
         # into jobs, change no result.
         results=lambda wildcards, input: RESULTS,
