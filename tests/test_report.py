@@ -254,7 +254,9 @@ def check_table_page(page, table: Path):
     assert f"{len(rows)} row" in page.locator("p.count").text_content()
     href = page.get_by_role("link", name="download CSV").get_attribute("href")
     assert base64.b64decode(href.split(",", 1)[1]) == table.read_bytes(), table.name
-    column = next(c for c in ("steps_to_result", "steps_median", "b_crit_fit", "b_simple", "holds") if c in header)
+    column = next(
+        c for c in ("steps_to_result", "steps_median", "b_crit_fit", "b_simple", "holds", "wall_s_total") if c in header
+    )
     page.locator("table.rows th", has_text=re.compile(f"^{column}$")).click()
     values = [row[header.index(column)] for row in page.locator(shown).evaluate(cells)]
     filled = [v for v in values if v]
