@@ -3,6 +3,7 @@ command on copies of one finished tiny run: what reruns a result, what never doe
 refused (records of other settings, corrupt or unsafe files, collapsed layers)."""
 
 import copy
+import json
 import os
 import pickle
 import re
@@ -40,6 +41,19 @@ def planned_outputs(out: str, rule: str) -> list[str]:
 
 def files(tree: Path) -> dict[str, bytes]:
     return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+def reproducible(tree: Path) -> dict:
+    """What two runs making the same results agree on: every file of ``tree`` but the tables'
+    pages, each note beside a result without its provenance (when, where, at which commit)."""
+    found = {}
+    for name, content in files(tree).items():
+        if name.endswith((".html", ".html.made")):
+            continue
+        if name.endswith(".made"):
+            content = {key: value for key, value in json.loads(content).items() if key != "provenance"}
+        found[name] = content
+    return found
 
 
 def tmp_cache(tmp_path) -> str:

@@ -8,7 +8,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from test_experiments import dry_run, files
+from test_experiments import dry_run, files, reproducible
 
 from sparsedp.identity import differences
 from sparsedp.restore import main as restore_main
@@ -102,4 +102,4 @@ def test_saved_trials_restore_into_a_new_tree_and_only_a_tampered_one_is_retrain
     assert counts.get("train_trial") == 1 and "train_pack" not in counts, log[-3000:]  # only the tampered one
     snakemake(fresh, config, "--cores", "2")
     for top in ("trials", "tables"):
-        assert files(results(fresh, config) / top) == files(out / top)
+        assert reproducible(results(fresh, config) / top) == reproducible(out / top)

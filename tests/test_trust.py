@@ -16,7 +16,7 @@ import time
 
 import pandas as pd
 import pytest
-from test_experiments import TRAINING, dry_run, files
+from test_experiments import TRAINING, dry_run, reproducible
 from test_reliability import _training_job
 
 from conftest import REPO, copy_run, results, snakemake, snakemake_cmd
@@ -26,13 +26,12 @@ TABLES = ("tables/trials.csv", "tables/steps_to_result.csv")  # the targets of t
 
 
 def _tree(out):
-    """What a user reads: trial and study records, tables (figures embed dates, tables' pages
-    what made them: when, where)."""
+    """What a user reads: trial and study records, tables and the notes of what made them
+    (test_experiments.reproducible: figures embed dates, pages and notes when and where)."""
     return {
         f"{top}/{name}": content
         for top in ("trials", "studies", "tables")
-        for name, content in files(out / top).items()
-        if not name.endswith((".html", ".html.made"))
+        for name, content in reproducible(out / top).items()
     }
 
 
