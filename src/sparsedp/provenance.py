@@ -10,6 +10,7 @@ time): versions are those of the installed distributions.
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime
 import functools
@@ -139,10 +140,7 @@ def timed_trials(trial_files, results: Path, benchmarks: Path, pack_digits: int)
 def devices(trial_files) -> str:
     """The devices trials were trained on, each with how many: the name their job noted
     (made_by), else the kind their record holds ("cpu", "cuda") for one noted before."""
-    counts = {}
-    for trial in trial_files:
-        device = trial_device(trial)
-        counts[device] = counts.get(device, 0) + 1
+    counts = collections.Counter(map(trial_device, trial_files))
     return ", ".join(f"{device} ({n} trial{'s' if n > 1 else ''})" for device, n in sorted(counts.items()))
 
 

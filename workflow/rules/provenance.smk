@@ -21,7 +21,7 @@ rule provenance:
         # into jobs, change no result.
         results=lambda wildcards, input: RESULTS,
         benchmarks=lambda wildcards, input: BENCHMARKS,
-        checkpoints=lambda wildcards, input: f"{RESULTS}/checkpoints",
+        checkpoints=lambda wildcards, input: CHECKPOINTS,
         pack_digits=lambda wildcards, input: PACK_DIGITS,
         made=made_param("provenance"),
     script:
