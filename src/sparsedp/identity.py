@@ -141,10 +141,11 @@ def _module(name: str) -> _Module:
     return _Module(name)
 
 
-def _code(roots, opaque=frozenset(OPAQUE), opaque_modules=frozenset(OPAQUE_MODULES)) -> dict[str, str]:
+@functools.cache  # per process, like _module: a dry run of the paper's grid asks ~10^4 times
+def _code(roots: tuple, opaque=frozenset(OPAQUE), opaque_modules=frozenset(OPAQUE_MODULES)) -> dict[str, str]:
     """The normalised code of ``roots`` ("module.name" or "module.TABLE[key]") and of every
     package definition they use, transitively, but for ``opaque`` names and modules:
-    qualified name -> code."""
+    qualified name -> code (not to be changed: cached)."""
     pending, code = [], {}
     for root in roots:
         match = re.fullmatch(r"(\w+)\.(\w+)(?:\[(\w+)\])?", root)
@@ -174,8 +175,15 @@ def code_version(roots, files=()) -> str:
     for name, text in sorted(_code(tuple(roots)).items()):
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     for path in files:
-        digest.update(b"file\0" + _normalised(Path(path).read_text()).encode() + b"\0")
+        stat = Path(path).stat()
+        digest.update(b"file\0" + _file_code(str(path), stat.st_size, stat.st_mtime_ns).encode() + b"\0")
     return digest.hexdigest()[:12]
+
+
+@functools.cache
+def _file_code(path: str, size: int, mtime_ns: int) -> str:
+    """A user's file's normalised code, once per version of the file."""
+    return _normalised(Path(path).read_text())
 
 
 def _modules_digest(names):
@@ -203,7 +211,9 @@ def analysis_version(config: dict) -> str:
         used += [f"registry.DATASETS[{spec['dataset']}]"] if spec["dataset"] in registry.DATASETS else []
     functions = [f"registry.{name}" for name in ("searched", "pruning_label", "DENSE")]
     digest = _modules_digest(ANALYSIS)
-    for name, text in sorted(_code(tuple(sorted(set(used)) + functions), REGISTRY_TABLES, {"results"}).items()):
+    for name, text in sorted(
+        _code(tuple(sorted(set(used)) + functions), frozenset(REGISTRY_TABLES), frozenset({"results"})).items()
+    ):
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()[:12]
 
