@@ -103,3 +103,27 @@ def test_saved_trials_restore_into_a_new_tree_and_only_a_tampered_one_is_retrain
     snakemake(fresh, config, "--cores", "2")
     for top in ("trials", "tables"):
         assert reproducible(results(fresh, config) / top) == reproducible(out / top)
+
+
+def test_progress_tables_hold_only_points_whose_replicates_are_all_finished(replicated, tmp_path):
+    workdir, config, *_ = replicated
+    out = results(workdir, config)
+    preset = tmp_path / "preset.yaml"
+    preset.write_text((workdir / "overlay.yaml").read_text())
+    args = ["progress", "--configfile", str(preset), "--results"]
+    restore_main([*args, str(out), "--out", str(tmp_path / "all")])
+    for name in ("steps_to_result", "replicates", "critical_batch", "claims"):  # finished: the run's own tables
+        assert pd.read_csv(tmp_path / f"all/{name}.csv").equals(pd.read_csv(out / f"tables/{name}.csv")), name
+    # One replicate of one study not finished yet: that point leaves the tables, with both replicates.
+    partial = tmp_path / "partial"
+    shutil.copytree(out, partial, ignore=shutil.ignore_patterns("trials", "masks", "checkpoints"))
+    (partial / f"studies/{STUDY}-replicate1.json").unlink()
+    restore_main([*args, str(partial), "--out", str(tmp_path / "part")])
+    steps = pd.read_csv(tmp_path / "part/steps_to_result.csv")
+    everything = pd.read_csv(out / "tables/steps_to_result.csv")
+    point = (
+        everything["workload"].eq("mnist_momentum") & everything["sparsity"].eq(0.9) & everything["batch_size"].eq(64)
+    )
+    assert point.any() and len(steps) == len(everything[~point])
+    assert steps.equals(everything[~point].reset_index(drop=True))
+    assert len(pd.read_csv(tmp_path / "part/replicates.csv")) == 3

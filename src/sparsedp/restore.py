@@ -7,6 +7,12 @@ checked, as a training job checks a race mate's record) and names the others.
     python -m sparsedp.restore save    --configfile config/cpu_paper.yaml --trials reference/cpu_paper/trials
     python -m sparsedp.restore restore --configfile config/cpu_paper.yaml --trials reference/cpu_paper/trials
 
+``progress`` writes the tables of such a run so far: the steps-to-result of every study whose
+replicates are all finished, and the analysis of them (sparsedp.tables), e.g. into
+``reference/cpu_paper/progress``.
+
+    python -m sparsedp.restore progress --configfile config/cpu_paper.yaml --out reference/cpu_paper/progress
+
 Restore needs the trials' masks made first (``snakemake --until prune_pack prune_mask`` with the
 same config): Snakemake reruns whatever is made from a job it runs, so masks made in the same run
 as restored trials would retrain them. Everything then reruns nothing that was restored.
@@ -15,14 +21,16 @@ as restored trials would retrain them. Everything then reruns nothing that was r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
 
 from . import config as cfg
 from .identity import differences, study_identity, trial_identities
-from .reduce import outcome_problems
+from .reduce import outcome_problems, read_checked_studies, study_table
 from .results import CorruptResult, atomic_path, made_path, read_json, read_record
+from .tables import write_analysis
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
@@ -112,16 +120,46 @@ def restore(config: dict, results: Path, trials: Path) -> int:
     return len(todo)
 
 
+def progress(config: dict, results: Path, out: Path) -> int:
+    """Write into ``out`` the steps_to_result.csv of the studies of ``results`` whose every
+    replicate is finished (their records checked to be ``config``'s studies) and its analysis
+    tables; returns how many studies it holds."""
+    replicates: dict[cfg.Study, list[cfg.Study]] = {}
+    for study in cfg.studies(config):
+        replicates.setdefault(dataclasses.replace(study, replicate=0), []).append(study)
+    finished = [
+        study
+        for members in replicates.values()
+        if all((results / "studies" / f"{s.path}.json").exists() for s in members)
+        for study in members
+    ]
+    if not finished:
+        raise SystemExit(f"{results} holds no study whose every replicate is finished")
+    expected = [{**study_identity(config, s), "n_trials": config["search"]["n_trials"]} for s in finished]
+    paths = [results / "studies" / f"{s.path}.json" for s in finished]
+    records = read_checked_studies(paths, expected, redo="snakemake --configfile ... (the same config)")
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "steps_to_result.csv") as tmp:
+        study_table(records).to_csv(tmp, index=False)
+    print(f"wrote {out / 'steps_to_result.csv'}: {len(finished)} of {sum(map(len, replicates.values()))} studies")
+    write_analysis(out, config["analysis"])
+    return len(finished)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsedp.restore", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["save", "restore"])
+    parser.add_argument("action", choices=["save", "restore", "progress"])
     parser.add_argument("--configfile", nargs="*", default=[], help="presets merged over config.yaml, as snakemake's")
-    parser.add_argument("--trials", type=Path, required=True, help="the folder of saved trial records")
+    parser.add_argument("--trials", type=Path, help="the folder of saved trial records (save, restore)")
+    parser.add_argument("--out", type=Path, help="the folder of the tables so far (progress)")
     parser.add_argument("--results", type=Path, help="the experiment's results tree (default results/<experiment>)")
     args = parser.parse_args(argv)
+    folder = args.out if args.action == "progress" else args.trials
+    if folder is None:
+        parser.error(f"{args.action} needs {'--out' if args.action == 'progress' else '--trials'}")
     config = cfg.load([CONFIG, *args.configfile], SCHEMA)
     results = args.results or Path("results") / config["experiment"]
-    (save if args.action == "save" else restore)(config, results, args.trials)
+    {"save": save, "restore": restore, "progress": progress}[args.action](config, results, folder)
     return 0
 
 

@@ -40,6 +40,14 @@ def analysis_tables(studies: pd.DataFrame, analysis: dict) -> dict[str, pd.DataF
     }
 
 
+def write_analysis(folder: Path, analysis: dict) -> None:
+    """Write the analysis tables of ``folder``'s steps_to_result.csv beside it."""
+    for name, table in analysis_tables(pd.read_csv(folder / "steps_to_result.csv"), analysis).items():
+        with atomic_path(folder / name) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"wrote {folder / name}: {len(table)} rows")
+
+
 def _steps(median, lo, hi) -> str:
     """'1104 [1040, 1312]': median steps and interval; '—' not reached; 'inf': beyond the budget."""
     if not np.isfinite(median):
@@ -127,11 +135,7 @@ def main(argv=None) -> int:
     parser.add_argument("folder", type=Path, help="a folder holding steps_to_result.csv")
     parser.add_argument("--readme", type=Path, help="a README whose generated block to rewrite")
     args = parser.parse_args(argv)
-    analysis = load_yaml(CONFIG)["analysis"]
-    for name, table in analysis_tables(pd.read_csv(args.folder / "steps_to_result.csv"), analysis).items():
-        with atomic_path(args.folder / name) as tmp:
-            table.to_csv(tmp, index=False)
-        print(f"wrote {args.folder / name}: {len(table)} rows")
+    write_analysis(args.folder, load_yaml(CONFIG)["analysis"])
     if args.readme:  # every block of the README, each from its own folder (relative to the repository)
         text = args.readme.read_text()
         if not readme_blocks(text):
