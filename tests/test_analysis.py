@@ -173,3 +173,8 @@ def test_three_regimes_are_decided_from_the_intervals_of_the_savings(noise, verd
         0.68,
     )
     assert regimes_verdict(never, perfect=0.4, plateau=0.2) == "no"  # perfect scaling throughout, no plateau can be
+    # Too few doublings to show the regimes at any savings: the batch sizes decide nothing.
+    for measured in ([4, 8], [4, 8, 16], [4, 16, 64, 256], [4, 8, 32, 64]):
+        short = never[never["batch_size"].isin(measured)]
+        assert regimes_verdict(short, perfect=0.4, plateau=0.2) == "undecided", measured
+    assert regimes_verdict(never[never["batch_size"] <= 32], perfect=0.4, plateau=0.2) == "no"

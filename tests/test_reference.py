@@ -3,13 +3,18 @@ checked against what they must show: every analysis table (replicates, critical 
 claims) the one the current analysis computes from the reference's own steps-to-result table, one
 code version per table, every pruning method judged, no quick study's best trial at an edge."""
 
+import dataclasses
 import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from sparsedp import config as cfg
 from sparsedp.config import load_yaml
+from sparsedp.identity import study_identity
+from sparsedp.reduce import reduce_study, study_table
+from sparsedp.results import read_record
 from sparsedp.tables import analysis_tables, markdown, readme_blocks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +34,30 @@ def test_every_analysis_table_follows_from_the_steps_to_result_table(experiment)
         committed = pd.read_csv(REFERENCE / experiment / name)
         # Through CSV, as committed: the same text for the same values.
         pd.testing.assert_frame_equal(committed, pd.read_csv(io.StringIO(computed.to_csv(index=False))))
+
+
+def test_the_progress_tables_are_the_committed_trial_records_reduced():
+    """reference/cpu_paper/progress holds every point (workload, network, batch size) whose
+    replicates' trial records are all committed, each study reduced from its records (checked
+    against the study config/cpu_paper.yaml defines, but for the code version they name)."""
+    config = cfg.load(
+        [REPO / "config.yaml", REPO / "config/cpu_paper.yaml"], REPO / "workflow/schemas/config.schema.yaml"
+    )
+    saved = REFERENCE / "cpu_paper"
+    points: dict[cfg.Study, list] = {}
+    for study in cfg.studies(config):
+        names = [cfg.trial_name(k) for k in range(config["search"]["n_trials"])]
+        paths = [saved / cfg.TRIAL_PATH.format(trial=name, **study.wildcards) for name in names]
+        trials = {p: read_record(p, "trial") for p in paths if p.exists()}
+        if len(trials) == len(paths):
+            expected = {**study_identity(config, study), "code": trials[paths[0]]["identity"]["code"]}
+            records = points.setdefault(dataclasses.replace(study, replicate=0), [])
+            records.append(reduce_study(trials, expected))
+    replicates = config["workloads"]["mnist_momentum"]["replicates"]
+    finished = [record for records in points.values() if len(records) == replicates for record in records]
+    progress = pd.read_csv(saved / "progress/steps_to_result.csv")
+    assert len(progress) >= 2 * 7 * replicates  # the dense Momentum curve at least, at two goals
+    pd.testing.assert_frame_equal(progress, pd.read_csv(io.StringIO(study_table(finished).to_csv(index=False))))
 
 
 def test_no_quick_study_has_its_best_trial_at_a_sampled_edge():

@@ -179,7 +179,12 @@ YES, NO, UNDECIDED = "yes", "no", "undecided"  # a verdict from intervals
 def regimes_verdict(curve: pd.DataFrame, perfect: float, plateau: float) -> str:
     """The three regimes on a curve of replicate_table rows: YES if shown by the intervals of
     the savings (perfect scaling by their lower ends, the plateau by their upper ends), NO if not
-    even their other ends show them (a missing interval spans everything), else UNDECIDED."""
+    even their other ends show them (a missing interval spans everything), else UNDECIDED; also
+    UNDECIDED where the curve's batch sizes have too few doublings to show them at any savings
+    (a curve still being trained, or one spaced by quadruplings), which decides nothing."""
+    measured = set(curve["batch_size"])
+    if not _regimes_shown([(b, np.inf, -np.inf) for b in sorted(measured) if 2 * b in measured], perfect, plateau):
+        return UNDECIDED
     rows = curve.dropna(subset=["saving"]).sort_values("batch_size")
     doublings = [(b // 2, lo, hi) for b, lo, hi in zip(rows["batch_size"], rows["saving_lo"], rows["saving_hi"])]
     sure = [(b, lo, hi) for b, lo, hi in doublings]

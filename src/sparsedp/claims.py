@@ -347,7 +347,8 @@ D_STATEMENT = (
 D_RULE = (
     "rule: yes if the intervals of the doublings' savings show two consecutive doublings each saving at least "
     "min_saving and a later one saving less than plateau_saving; no if not even their other ends could; "
-    "undecided otherwise (critical_batch.csv three_regimes)"
+    "undecided otherwise, and where the batch sizes have too few doublings to show them (critical_batch.csv "
+    "three_regimes)"
 )
 
 

@@ -262,7 +262,8 @@ TABLES = {
                         "`yes` if the intervals of the savings (`replicates.csv`) show the paper's three regimes "
                         "(two consecutive doublings each saving at least {analysis.min_saving:%}, then a later one "
                         "saving less than {analysis.plateau_saving:%}), `no` if not even their other ends could, "
-                        "`undecided` otherwise (always with a single replicate)",
+                        "`undecided` otherwise (always with a single replicate, and where the batch sizes have "
+                        "too few doublings to show them)",
                     ),
                     ("interval_coverage", "the least coverage of the curve's intervals; empty without intervals"),
                     (
