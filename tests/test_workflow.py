@@ -107,11 +107,9 @@ def test_end_to_end_run_produces_tables_figures_and_trial_records(finished_run):
     assert set(claims["claim"]) == {"a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd",
                                     "d_three_regimes"}  # fmt: skip
     assert set(claims["holds"]) <= {"yes", "no", "undecided"}
-    # One replicate: nothing decided by intervals; Momentum only: no SGD to compare with.
-    decided = claims.set_index("claim").loc[["a_sparse_steps_ratio", "b_sparse_critical_batch", "c_momentum_vs_sgd"]]
-    assert decided["holds"].eq("undecided").all()
-    # Two batch sizes, one doubling: the three regimes cannot show, whatever the replicates.
-    assert claims.loc[claims["claim"] == "d_three_regimes", "holds"].eq("no").all()
+    # One replicate: nothing decided by intervals; Momentum only: no SGD to compare with; two
+    # batch sizes, one doubling: the three regimes could not show, whatever the replicates.
+    assert claims["holds"].eq("undecided").all()
 
 
 def test_every_result_notes_what_made_it_and_each_rules_jobs_are_timed(finished_run):
