@@ -20,11 +20,12 @@ from .registry import DENSE
 SEARCH_RANGE = {name: m.range_key for name, m in registry.METAPARAMETERS.items()}
 TRIAL_DIGITS = 3  # trial file names: trial000 .. trial999
 # Where an experiment's results lie under its folder (workflow/rules/common.smk builds its file
-# patterns from these; sparsedp.restore finds trials and masks by them).
+# patterns from these; sparsedp.restore finds trials, masks and studies by them).
 NETWORK_PATH = "{pruning}/{dataset}/{model}/sparsity{sparsity}"  # a network as pruned, before training
 MASK_STAMP_PATH = f"masks/{NETWORK_PATH}/seed{{seed}}.json"
 STUDY_PATH = "{workload}/{pruning}/sparsity{sparsity}/batch{batch}{replicate}"
 TRIAL_PATH = f"trials/{STUDY_PATH}/trial{{trial}}.json"
+STUDY_RECORD_PATH = f"studies/{STUDY_PATH}.json"  # a study's reduction of its trials
 # Replicate r of a study repeats its trials (the same Sobol points) with other seeds: trial k's
 # initialisation, mask and data order come from seed k + r * SEED_STRIDE (replicate 0: seed k).
 SEED_STRIDE = 10**TRIAL_DIGITS

@@ -124,20 +124,17 @@ def progress(config: dict, results: Path, out: Path) -> int:
     """Write into ``out`` the steps_to_result.csv of the studies of ``results`` whose every
     replicate is finished (their records checked to be ``config``'s studies) and its analysis
     tables; returns how many studies it holds."""
-    replicates: dict[cfg.Study, list[cfg.Study]] = {}
+    replicates: dict[cfg.Study, dict[cfg.Study, Path]] = {}  # a point -> its replicates' study records
     for study in cfg.studies(config):
-        replicates.setdefault(dataclasses.replace(study, replicate=0), []).append(study)
-    finished = [
-        study
-        for members in replicates.values()
-        if all((results / "studies" / f"{s.path}.json").exists() for s in members)
-        for study in members
-    ]
+        path = results / cfg.STUDY_RECORD_PATH.format(**study.wildcards)
+        replicates.setdefault(dataclasses.replace(study, replicate=0), {})[study] = path
+    finished = {
+        s: p for members in replicates.values() if all(map(Path.exists, members.values())) for s, p in members.items()
+    }
     if not finished:
         raise SystemExit(f"{results} holds no study whose every replicate is finished")
     expected = [{**study_identity(config, s), "n_trials": config["search"]["n_trials"]} for s in finished]
-    paths = [results / "studies" / f"{s.path}.json" for s in finished]
-    records = read_checked_studies(paths, expected, redo="snakemake --configfile ... (the same config)")
+    records = read_checked_studies(finished.values(), expected, redo="snakemake --configfile ... (the same config)")
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "steps_to_result.csv") as tmp:
         study_table(records).to_csv(tmp, index=False)
@@ -146,20 +143,23 @@ def progress(config: dict, results: Path, out: Path) -> int:
     return len(finished)
 
 
+# Each action and the option naming its folder.
+ACTIONS = {"save": (save, "trials"), "restore": (restore, "trials"), "progress": (progress, "out")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sparsedp.restore", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["save", "restore", "progress"])
+    parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("--configfile", nargs="*", default=[], help="presets merged over config.yaml, as snakemake's")
     parser.add_argument("--trials", type=Path, help="the folder of saved trial records (save, restore)")
     parser.add_argument("--out", type=Path, help="the folder of the tables so far (progress)")
     parser.add_argument("--results", type=Path, help="the experiment's results tree (default results/<experiment>)")
     args = parser.parse_args(argv)
-    folder = args.out if args.action == "progress" else args.trials
-    if folder is None:
-        parser.error(f"{args.action} needs {'--out' if args.action == 'progress' else '--trials'}")
+    action, option = ACTIONS[args.action]
+    if getattr(args, option) is None:
+        parser.error(f"{args.action} needs --{option}")
     config = cfg.load([CONFIG, *args.configfile], SCHEMA)
-    results = args.results or Path("results") / config["experiment"]
-    {"save": save, "restore": restore, "progress": progress}[args.action](config, results, folder)
+    action(config, args.results or Path("results") / config["experiment"], getattr(args, option))
     return 0
 
 

@@ -64,7 +64,7 @@ MASK_FILE = MASK_STAMP.replace(".json", ".pt")
 # as input, so that only a change of its content reruns them (results.write_stamp).
 DATA_STAMP = DATA_FILE.replace(".npz", ".json")
 TRIAL_FILE = f"{RESULTS}/{cfg.TRIAL_PATH}"
-STUDY_FILE = f"{RESULTS}/studies/{STUDY}.json"
+STUDY_FILE = f"{RESULTS}/{cfg.STUDY_RECORD_PATH}"
 NOISE_FILE = f"{RESULTS}/noise/{NETWORK}.json"
 # Tracked param of the rules that make studies, tables and figures from trials: a change of
 # the analysis code redoes them (seconds), never a training job.
@@ -205,7 +205,7 @@ def study_trial_files(study):
 
 
 def study_file(study):
-    return f"{RESULTS}/studies/{study.path}.json"
+    return STUDY_FILE.format(**study.wildcards)
 
 
 def pack_member(j):
