@@ -8,6 +8,7 @@ from sparsedp.analysis import (
     end_of_perfect_scaling,
     fit_critical_batch,
     median_interval,
+    plateau_start,
     regimes_verdict,
     replicate_table,
     steps_model,
@@ -149,6 +150,20 @@ def test_three_regimes_need_two_perfect_doublings_then_a_flat_one():
     assert not three_regimes(batch, [800, 500, 300, 200, 150, 140])  # 37.5%: no perfect scaling
     assert not three_regimes(batch, [800, 440, 250, 140, 80, 48])  # never flattens
     assert not three_regimes([4, 8, 32, 64, 128], [800, 440, 240, 200, 190])  # the two doublings are not consecutive
+
+
+def test_a_saving_of_exactly_the_threshold_is_not_less_than_it():
+    # Steps are counted in evaluation intervals of 16, so a doubling from 160 to 128 steps saves
+    # exactly 20%; 1 - 128 / 160 is 0.19999999999999996 in floats, which read as a plateau.
+    batch = [256, 512, 1024, 2048, 4096]
+    curve = replicate_table(
+        pd.DataFrame([row(0.0, 0.02, b, s, r) for r in range(3) for b, s in zip(batch, (200, 160, 128, 128, 112))]),
+        coverage=0.68,
+    )
+    assert curve["saving"].tolist()[1:] == [0.2, 0.2, 0.0, 0.125] and curve["saving_hi"].tolist()[2] == 0.2
+    assert plateau_start(curve, plateau=0.2) == 1024  # 512 -> 1024 saves 20%: not yet the plateau
+    assert doubling_savings([512, 1024], [160, 128]) == [(512, 0.2)]
+    assert end_of_perfect_scaling([512, 1024, 2048], [160, 128, 128], min_saving=0.2) == (1024, "observed")
 
 
 @pytest.mark.parametrize(

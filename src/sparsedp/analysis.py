@@ -82,6 +82,13 @@ def _finite(value) -> float:
     return value if np.isfinite(value) else np.nan
 
 
+def steps_saved(steps, steps_before):
+    """The fraction of steps a doubling saved, 1 - steps / steps_before (arrays or scalars).
+    Step counts are integers, so the float error is rounded off: 128 after 160 saves exactly 20%,
+    not 19.99…%, and the thresholds (min_saving, plateau_saving) classify it as written."""
+    return np.round(1 - np.divide(steps, steps_before), 12)
+
+
 def replicate_table(studies: pd.DataFrame, coverage: float) -> pd.DataFrame:
     """One row per (curve, batch size): steps-to-result over the study's replicates (median and
     interval; a replicate that missed the goal counts as +inf steps) and the saving of steps from
@@ -99,7 +106,7 @@ def replicate_table(studies: pd.DataFrame, coverage: float) -> pd.DataFrame:
         if half is not None:
             common = by_replicate.index.intersection(half.index)
             with np.errstate(invalid="ignore", divide="ignore"):
-                saved = 1 - by_replicate[common] / half[common]  # unreached: -inf (now) or 1 (before)
+                saved = steps_saved(by_replicate[common], half[common])  # unreached: -inf (now) or 1 (before)
             saved = saved.fillna(0.0)  # neither reached: nothing measured, nothing saved
             row.update(zip(("saving", "saving_lo", "saving_hi"), median_interval(saved, coverage)[:3]))
         rows.append(row)
@@ -130,7 +137,7 @@ def end_of_perfect_scaling(batch, steps, min_saving: float) -> tuple[float, str]
     if not doublings:
         return np.nan, NO_DOUBLING
     for i in doublings:
-        if 1 - s[i + 1] / s[i] < min_saving:
+        if steps_saved(s[i + 1], s[i]) < min_saving:
             return (b[i], OBSERVED) if i > doublings[0] else (np.nan, BELOW_RANGE)
     return np.nan, ABOVE_RANGE
 
@@ -153,7 +160,7 @@ def doubling_savings(batch, steps) -> list[tuple[int, float]]:
     """(B, 1 - steps(2B) / steps(B)) for every measured doubling, smallest B first: perfect
     scaling saves 0.5, maximal data parallelism 0."""
     curve = dict(zip(np.asarray(batch, int).tolist(), np.asarray(steps, float).tolist()))
-    return [(b, 1 - curve[2 * b] / curve[b]) for b in sorted(curve) if 2 * b in curve]
+    return [(b, steps_saved(curve[2 * b], curve[b])) for b in sorted(curve) if 2 * b in curve]
 
 
 def _regimes_shown(savings, perfect: float, plateau: float) -> bool:
