@@ -110,6 +110,9 @@ BAD = [
     ("datasets.cifar10", {"npz": "a.npz"}, "cifar10 is a registry dataset"),
     ("figures.fig5_cifar.studies", [[0.5, 128]], r"\[0.5, 128\] is not a study of \['cifar_nesterov'\]"),
     ("figures.fig5_cifar.studies", KeyError, "a trial-level figure needs 'studies'"),
+    ("workloads.mnist_sgd.excluded_studies", [[0.3, 16]], r"\[0.3, 16\] is not a study of this workload's grid"),
+    ("workloads.mnist_sgd.excluded_studies", [[0.9, 100]], "allowed: 1, 2, 4"),
+    ("workloads.mnist_sgd.excluded_studies", [[0.9]], "is too short|should be non-empty"),
     ("workloads.mnist_sgd.dataset", "imagenet", "allowed: mnist, cifar10"),
     ("workloads.mnist_sgd.mode", "fast", "allowed: race, census"),
     ("workloads.mnist_sgd.goal_eror", 0.02, "Additional properties are not allowed .*goal_eror"),
@@ -202,6 +205,33 @@ def test_studies_of_trial_level_figures_are_trained_in_census_mode(config):
     assert study_mode(config, Study("mnist_sgd", 0.9, 16)) == "census"
     del config["figures"]["fig4_mnist"], config["figures"]["fig5_cifar"]
     assert study_mode(config, Study("mnist_momentum", 0.9, 8192)) == "race"
+
+
+def test_an_excluded_pair_leaves_the_grid_at_every_method_and_replicate(config):
+    from sparsedp.identity import study_identity
+
+    spec = config["workloads"]["mnist_momentum"]
+    spec["pruning"], spec["replicates"] = ["snip", "random"], 2
+    validate(config, SCHEMA)
+    before = {s: study_identity(config, s) for s in studies(config)}
+    spec["excluded_studies"] = [[0.9, 8192]]
+    after = studies(config)
+    gone = [s for s in before if s not in after]
+    assert {(s.workload, s.sparsity, s.batch_size) for s in gone} == {("mnist_momentum", 0.9, 8192)}
+    assert {(s.pruning, s.replicate) for s in gone} == {(m, r) for m in ("snip", "random") for r in (0, 1)}
+    # Every other study is where it was, with the identity it had: nothing retrains.
+    assert after == [s for s in before if s not in gone]
+    assert all(study_identity(config, s) == before[s] for s in after)
+    # A trial-level figure cannot show an excluded study.
+    with pytest.raises(ConfigError, match=r"\[0.9, 8192\] is not a study of \['mnist_momentum'\]"):
+        validate(config, SCHEMA)
+
+
+def test_a_sparsity_cannot_lose_every_batch_size(config):
+    spec = config["workloads"]["mnist_sgd"]
+    spec["excluded_studies"] = [[0.5, b] for b in spec["batch_sizes"]]
+    with pytest.raises(ConfigError, match="excludes every batch size at sparsity 0.5; remove 0.5 from sparsities"):
+        validate(config, SCHEMA)
 
 
 def test_default_figure4_is_the_papers_grid(config):

@@ -317,6 +317,7 @@ def _semantic_problems(config: dict, removed: dict) -> list[str]:
     problems += _own_entry_problems(config)
     for wl, spec in config["workloads"].items():
         problems += _sparsity_problems(f"workloads.{wl}.sparsities", spec["sparsities"])
+        problems += _excluded_problems(f"workloads.{wl}.excluded_studies", spec)
     for fig, spec in config["figures"].items():
         for wl in spec["workloads"]:
             if wl in removed.get("workloads", ()):
@@ -389,6 +390,25 @@ def _figure_pruning_problems(config: dict, fig: str) -> list[str]:
             f"config key 'figures.{fig}.pruning': {method} is not among the pruning methods of {', '.join(missing)}"
         ]
     return []
+
+
+def _excluded_problems(key: str, workload: dict) -> list[str]:
+    """An excluded pair names a study of the grid (a typo would silently train it), and leaves
+    each sparsity at least one batch size."""
+    sparsities, batches = [float(s) for s in workload["sparsities"]], [int(b) for b in workload["batch_sizes"]]
+    problems = [
+        f"config key '{key}': [{s}, {b}] is not a study of this workload's grid (its sparsities {sparsities}, "
+        f"batch sizes {batches})"
+        for s, b in workload["excluded_studies"]
+        if float(s) not in sparsities or int(b) not in batches
+    ]
+    excluded = {(float(s), int(b)) for s, b in workload["excluded_studies"]}
+    problems += [
+        f"config key '{key}': it excludes every batch size at sparsity {s}; remove {s} from sparsities instead"
+        for s in sparsities
+        if all((s, b) in excluded for b in batches)
+    ]
+    return problems
 
 
 def _sparsity_problems(key: str, sparsities) -> list[str]:
@@ -495,13 +515,15 @@ def trial_seed(trial: int, replicate: int) -> int:
 
 def studies(config: dict, workloads=None) -> list[Study]:
     """The grid: per workload, its pruning methods x sparsities x batch sizes (sparsity 0 once)
-    x replicates."""
+    x replicates, less its excluded [sparsity, batch size] pairs."""
     names = config["workloads"] if workloads is None else workloads
     grid = []
     for wl in names:
         spec = config["workloads"][wl]
+        excluded = {(float(s), int(b)) for s, b in spec["excluded_studies"]}
         for s, method in pruned_networks(spec):
-            grid += [Study(wl, s, int(b), method, r) for b in spec["batch_sizes"] for r in range(spec["replicates"])]
+            batches = [int(b) for b in spec["batch_sizes"] if (s, int(b)) not in excluded]
+            grid += [Study(wl, s, b, method, r) for b in batches for r in range(spec["replicates"])]
     return grid
 
 
