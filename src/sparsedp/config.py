@@ -402,7 +402,7 @@ def _excluded_problems(key: str, workload: dict) -> list[str]:
         for s, b in workload["excluded_studies"]
         if float(s) not in sparsities or int(b) not in batches
     ]
-    excluded = {(float(s), int(b)) for s, b in workload["excluded_studies"]}
+    excluded = excluded_pairs(workload)
     problems += [
         f"config key '{key}': it excludes every batch size at sparsity {s}; remove {s} from sparsities instead"
         for s in sparsities
@@ -520,11 +520,16 @@ def studies(config: dict, workloads=None) -> list[Study]:
     grid = []
     for wl in names:
         spec = config["workloads"][wl]
-        excluded = {(float(s), int(b)) for s, b in spec["excluded_studies"]}
+        excluded = excluded_pairs(spec)
         for s, method in pruned_networks(spec):
             batches = [int(b) for b in spec["batch_sizes"] if (s, int(b)) not in excluded]
             grid += [Study(wl, s, b, method, r) for b in batches for r in range(spec["replicates"])]
     return grid
+
+
+def excluded_pairs(workload: dict) -> set[tuple[float, int]]:
+    """The (sparsity, batch size) pairs a workload leaves out of its grid."""
+    return {(float(s), int(b)) for s, b in workload["excluded_studies"]}
 
 
 def pruned_networks(workload: dict) -> list[tuple[float, str]]:
