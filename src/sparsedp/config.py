@@ -396,13 +396,13 @@ def _excluded_problems(key: str, workload: dict) -> list[str]:
     """An excluded pair names a study of the grid (a typo would silently train it), and leaves
     each sparsity at least one batch size."""
     sparsities, batches = [float(s) for s in workload["sparsities"]], [int(b) for b in workload["batch_sizes"]]
+    excluded = excluded_pairs(workload)
     problems = [
         f"config key '{key}': [{s}, {b}] is not a study of this workload's grid (its sparsities {sparsities}, "
         f"batch sizes {batches})"
-        for s, b in workload["excluded_studies"]
-        if float(s) not in sparsities or int(b) not in batches
+        for s, b in sorted(excluded)
+        if s not in sparsities or b not in batches
     ]
-    excluded = excluded_pairs(workload)
     problems += [
         f"config key '{key}': it excludes every batch size at sparsity {s}; remove {s} from sparsities instead"
         for s in sparsities
